@@ -1,0 +1,1 @@
+"""The labeling domain: projects, label classes, items, memberships, assignments, annotations."""

@@ -1,0 +1,84 @@
+"""Serializers shared by the annotations API views (input serializers live beside their views)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from annotations.models import Annotation, Item, LabelClass, Membership, Project
+
+
+class LabelClassSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LabelClass
+        fields = ["id", "key", "name", "kind", "hotkey", "order"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    classes = LabelClassSerializer(many=True, read_only=True)
+    my_role = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "task_type", "overlap", "instructions",
+                  "current_round", "created_at", "my_role", "classes"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "created_at"]
+
+
+def item_media_url(item: Item, *, thumbnail: bool = False) -> str | None:
+    """Where a browser fetches the item's picture: our permission-checked view, or its URL."""
+    if item.image:
+        url = reverse("api:item-image", kwargs={"item_id": item.pk})
+        return f"{url}?size=thumb" if thumbnail and item.thumbnail else url
+    return item.image_url or None
+
+
+class LabelerItemSerializer(serializers.ModelSerializer):
+    """What a labeler sees of an item: the data only — never gold, slices or others' labels."""
+
+    kind = serializers.CharField(read_only=True)
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "kind", "text", "image"]
+
+    def get_image(self, item: Item) -> str | None:
+        return item_media_url(item)
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    """What managers and engineers see of an item."""
+
+    kind = serializers.CharField(read_only=True)
+    image = serializers.SerializerMethodField()
+    thumbnail = serializers.SerializerMethodField()
+    gold = serializers.SlugRelatedField(source="gold_label", slug_field="key", read_only=True)
+
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "kind", "text", "image", "thumbnail", "slices", "metadata",
+                  "gold", "status", "round", "labels_done", "created_at"]
+
+    def get_image(self, item: Item) -> str | None:
+        return item_media_url(item)
+
+    def get_thumbnail(self, item: Item) -> str | None:
+        return item_media_url(item, thumbnail=True)
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    labeler = serializers.CharField(source="labeler.username", read_only=True)
+    label = serializers.SlugRelatedField(slug_field="key", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "item", "labeler", "round", "value", "label", "created_at",
+                  "time_spent_ms", "withdrawn", "withdrawn_at"]

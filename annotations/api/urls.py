@@ -1,0 +1,28 @@
+from django.urls import path
+from rest_framework.authtoken.views import ObtainAuthToken
+
+from annotations.api import views
+
+urlpatterns = [
+    path("auth/token/", ObtainAuthToken.as_view(), name="auth-token"),
+    path("projects/", views.ProjectListCreateApi.as_view(), name="project-list"),
+    path("projects/<int:project_id>/", views.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/classes/", views.LabelClassListCreateApi.as_view(),
+         name="project-classes"),
+    path("projects/<int:project_id>/members/", views.MembershipListCreateApi.as_view(),
+         name="project-members"),
+    path("projects/<int:project_id>/items/", views.ItemListApi.as_view(), name="project-items"),
+    path("projects/<int:project_id>/items/import/", views.ItemImportApi.as_view(),
+         name="project-items-import"),
+    path("projects/<int:project_id>/next/", views.AssignmentNextApi.as_view(),
+         name="project-next"),
+    path("projects/<int:project_id>/progress/", views.ProgressApi.as_view(),
+         name="project-progress"),
+    path("projects/<int:project_id>/annotations/", views.AnnotationListApi.as_view(),
+         name="project-annotations"),
+    path("items/<int:item_id>/image/", views.ItemImageApi.as_view(), name="item-image"),
+    path("items/<int:item_id>/skip/", views.AssignmentSkipApi.as_view(), name="item-skip"),
+    path("annotations/", views.AnnotationSubmitApi.as_view(), name="annotation-submit"),
+    path("annotations/<int:annotation_id>/withdraw/", views.AnnotationWithdrawApi.as_view(),
+         name="annotation-withdraw"),
+]

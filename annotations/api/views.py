@@ -1,0 +1,319 @@
+"""Thin API views: validate input, call one selector or service, serialize the result."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.mixins import ProjectScopedMixin
+from annotations.api.serializers import (
+    AnnotationSerializer,
+    LabelClassSerializer,
+    LabelerItemSerializer,
+    ItemSerializer,
+    MembershipSerializer,
+    ProjectSerializer,
+)
+from annotations.models import ClassKind, Item, ItemStatus, LabelClass, Role, TaskType
+from annotations.selectors import (
+    SEES_ITEMS,
+    annotation_list,
+    item_list,
+    label_class_list,
+    labeler_progress,
+    membership_list,
+    membership_role,
+    project_get_for_user,
+    project_list_for_user,
+)
+from annotations.services.annotations import annotation_submit, annotation_withdraw
+from annotations.services.assignments import assignment_next, assignment_skip
+from annotations.services.imports import items_import_file, items_import_records
+from annotations.services.projects import (
+    ClassSpec,
+    label_class_create,
+    membership_set,
+    project_create,
+    project_update,
+)
+from labelhub.errors import ApplicationError, NotFoundError
+
+MANAGERS = (Role.MANAGER,)
+_WITH_CLASSES = Prefetch("classes", queryset=LabelClass.objects.order_by("order", "id"))
+
+
+class ClassInputSerializer(serializers.Serializer):
+    key = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=120, required=False, default="")
+    kind = serializers.ChoiceField(choices=ClassKind.choices, default=ClassKind.NORMAL)
+    hotkey = serializers.RegexField(r"^[0-9a-zA-Z]$", required=False, default="")
+
+    def to_spec(self) -> ClassSpec:
+        return ClassSpec(**self.validated_data)
+
+
+class ProjectListCreateApi(generics.ListAPIView):
+    """GET: the caller's projects. POST: create a project; the caller becomes its manager."""
+
+    serializer_class = ProjectSerializer
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, default="", allow_blank=True)
+        task_type = serializers.ChoiceField(choices=TaskType.choices,
+                                            default=TaskType.CLASSIFICATION)
+        overlap = serializers.IntegerField(min_value=1, max_value=50, default=3)
+        instructions = serializers.CharField(required=False, default="", allow_blank=True)
+        classes = ClassInputSerializer(many=True, allow_empty=False)
+
+    def get_queryset(self):
+        return project_list_for_user(user=self.request.user).prefetch_related(_WITH_CLASSES)
+
+    @extend_schema(request=InputSerializer, responses={201: ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        classes = [ClassSpec(**c) for c in fields.pop("classes")]
+        project = project_create(creator=request.user, classes=classes, **fields)
+        project = project_get_for_user(user=request.user, project_id=project.pk)
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(ProjectScopedMixin, APIView):
+    """GET: any member. PATCH: managers."""
+
+    project_roles = {"PATCH": MANAGERS}
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        instructions = serializers.CharField(required=False, allow_blank=True)
+        overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+
+    @extend_schema(responses=ProjectSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        return Response(ProjectSerializer(self.get_project()).data)
+
+    @extend_schema(request=InputSerializer, responses=ProjectSerializer)
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = self.get_project()
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project_update(project=project, **data.validated_data)
+        project = project_get_for_user(user=request.user, project_id=project.pk)
+        return Response(ProjectSerializer(project).data)
+
+
+class LabelClassListCreateApi(ProjectScopedMixin, generics.ListAPIView):
+    """GET: any member. POST: managers add a class."""
+
+    serializer_class = LabelClassSerializer
+    pagination_class = None
+    project_roles = {"POST": MANAGERS}
+
+    def get_queryset(self):
+        return label_class_list(project=self.get_project())
+
+    @extend_schema(request=ClassInputSerializer, responses={201: LabelClassSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.get_project()
+        data = ClassInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        label = label_class_create(project=project, spec=data.to_spec())
+        return Response(LabelClassSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class MembershipListCreateApi(ProjectScopedMixin, generics.ListAPIView):
+    """Managers list members, add a user by username, or change a member's role."""
+
+    serializer_class = MembershipSerializer
+    pagination_class = None
+    project_roles = {"GET": MANAGERS, "POST": MANAGERS}
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        role = serializers.ChoiceField(choices=Role.choices)
+
+    def get_queryset(self):
+        return membership_list(project=self.get_project())
+
+    @extend_schema(request=InputSerializer, responses={201: MembershipSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.get_project()
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership, created = membership_set(project=project, **data.validated_data)
+        return Response(MembershipSerializer(membership).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class ItemListApi(ProjectScopedMixin, generics.ListAPIView):
+    """Managers and engineers: ``?status=open|complete``, ``?slice=camera:A`` (repeatable),
+    ``?has_gold=true|false``; cursor-paginated, newest first."""
+
+    serializer_class = ItemSerializer
+    project_roles = {"GET": SEES_ITEMS}
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=ItemStatus.choices, required=False)
+        slice = serializers.ListField(
+            child=serializers.RegexField(r"^[^:]+:.*$", error_messages={
+                "invalid": "Use slice=name:value, e.g. slice=camera:A."}),
+            required=False,
+        )
+        has_gold = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def get_queryset(self):
+        filters = self.FilterSerializer(data={
+            **self.request.query_params.dict(), "slice": self.request.query_params.getlist("slice")
+        })
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
+        slices = dict(s.split(":", 1) for s in values.get("slice", []))
+        return item_list(project=self.get_project(), status=values.get("status"), slices=slices,
+                         has_gold=values.get("has_gold"))
+
+
+class ItemImportApi(ProjectScopedMixin, APIView):
+    """Managers import items: a JSON list of records, or a multipart ``file`` (JSON, JSONL, CSV,
+    zip of images). All or nothing: a bad row answers 400 naming the row, and nothing is written."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    project_roles = {"POST": MANAGERS}
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.get_project()
+        upload = request.FILES.get("file")
+        if upload is not None:
+            created = items_import_file(project=project, filename=upload.name, handle=upload)
+        elif request.content_type.startswith("application/json"):
+            created = items_import_records(project=project, records=request.data)
+        else:
+            raise ApplicationError("invalid", "Send a JSON list of items or a file.", field="file")
+        return Response({"created": created}, status=status.HTTP_201_CREATED)
+
+
+class ItemImageApi(APIView):
+    """The item's image (or ``?size=thumb``), for members of its project only."""
+
+    @extend_schema(responses={(200, "image/*"): bytes})
+    def get(self, request: Request, item_id: int) -> FileResponse:
+        item = Item.objects.filter(pk=item_id).only("project_id", "image", "thumbnail").first()
+        if item is None or membership_role(user=request.user, project_id=item.project_id) is None:
+            raise NotFoundError("Item not found.")
+        field = item.thumbnail if request.query_params.get("size") == "thumb" else item.image
+        if not field:
+            raise NotFoundError("This item has no stored image.")
+        response = FileResponse(field.open("rb"))
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class AssignmentNextApi(ProjectScopedMixin, APIView):
+    """A labeler leases their next item: 200 with the item, or 204 when nothing is left."""
+
+    project_roles = {"POST": (Role.LABELER,)}
+
+    class OutputSerializer(serializers.Serializer):
+        assignment = serializers.IntegerField(source="pk")
+        round = serializers.IntegerField()
+        lease_expires_at = serializers.DateTimeField()
+        item = LabelerItemSerializer()
+
+    @extend_schema(request=None, responses={200: OutputSerializer, 204: None})
+    def post(self, request: Request, project_id: int) -> Response:
+        assignment = assignment_next(project=self.get_project(), labeler=request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(self.OutputSerializer(assignment).data)
+
+
+class AssignmentSkipApi(APIView):
+    """A labeler passes on an item for this round."""
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, item_id: int) -> Response:
+        assignment = assignment_skip(item_id=item_id, labeler=request.user)
+        return Response({"item": assignment.item_id, "status": assignment.status})
+
+
+class AnnotationSubmitApi(APIView):
+    """Submit a label. The same ``idempotency_key`` again answers 200 with the first result."""
+
+    class ValueSerializer(serializers.Serializer):
+        label = serializers.CharField(max_length=64)
+
+        def to_internal_value(self, data):
+            if isinstance(data, dict) and set(data) - {"label"}:
+                raise serializers.ValidationError(
+                    {"label": "A classification value is {\"label\": \"<class key>\"} only."})
+            return super().to_internal_value(data)
+
+    class InputSerializer(serializers.Serializer):
+        item = serializers.IntegerField(min_value=1)
+        value = serializers.DictField()
+        idempotency_key = serializers.CharField(max_length=128)
+        time_spent_ms = serializers.IntegerField(min_value=0, max_value=86_400_000,
+                                                 required=False, allow_null=True)
+
+    @extend_schema(request=InputSerializer, responses={201: AnnotationSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        value = self.ValueSerializer(data=data.validated_data["value"])
+        if not value.is_valid():
+            raise serializers.ValidationError({"value": value.errors})
+        result = annotation_submit(
+            labeler=request.user,
+            item_id=data.validated_data["item"],
+            value=dict(value.validated_data),
+            idempotency_key=data.validated_data["idempotency_key"],
+            time_spent_ms=data.validated_data.get("time_spent_ms"),
+        )
+        return Response(AnnotationSerializer(result.annotation).data,
+                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class AnnotationWithdrawApi(APIView):
+    """Undo: the labeler withdraws their own annotation; the item comes back to them."""
+
+    @extend_schema(request=None, responses={200: AnnotationSerializer})
+    def post(self, request: Request, annotation_id: int) -> Response:
+        annotation = annotation_withdraw(labeler=request.user, annotation_id=annotation_id)
+        return Response(AnnotationSerializer(annotation).data)
+
+
+class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
+    """Managers, reviewers and engineers see all annotations; a labeler only their own.
+    ``?include_withdrawn=true`` adds withdrawn rows."""
+
+    serializer_class = AnnotationSerializer
+
+    def get_queryset(self):
+        flag = self.request.query_params.get("include_withdrawn", "false").lower()
+        return annotation_list(project=self.get_project(), user=self.request.user,
+                               include_withdrawn=flag in {"1", "true", "yes"})
+
+
+class ProgressApi(ProjectScopedMixin, APIView):
+    """The caller's labels in this project and how many items still need labels."""
+
+    class OutputSerializer(serializers.Serializer):
+        my_labels = serializers.IntegerField()
+        items_total = serializers.IntegerField()
+        items_open = serializers.IntegerField()
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request, project_id: int) -> Response:
+        progress = labeler_progress(project=self.get_project(), user=request.user)
+        return Response(self.OutputSerializer(progress).data)
+
+

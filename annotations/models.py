@@ -1,0 +1,248 @@
+"""Projects, label classes, items, memberships, rounds, assignments and raw annotations.
+
+Raw annotations are immutable: an undo marks a row withdrawn and keeps it. Counters on
+:class:`Item` (``labels_done``) are derived from annotations and kept in step by the services,
+under the item's row lock, so the assignment engine can pick work from one index.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class TaskType(models.TextChoices):
+    CLASSIFICATION = "classification", "Single-choice classification"
+
+
+class Role(models.TextChoices):
+    LABELER = "labeler", "Labeler"
+    REVIEWER = "reviewer", "Reviewer (SME)"
+    ENGINEER = "engineer", "ML engineer"
+    MANAGER = "manager", "Manager"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    task_type = models.CharField(
+        max_length=32, choices=TaskType.choices, default=TaskType.CLASSIFICATION
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="How many distinct labelers label each item."
+    )
+    instructions = models.TextField(blank=True, help_text="Labeling instructions (markdown).")
+    current_round = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(overlap__gte=1) & Q(overlap__lte=50), name="project_overlap_1_50"
+            ),
+            models.CheckConstraint(condition=Q(current_round__gte=1), name="project_round_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Round(models.Model):
+    """A labeling round. Round 1 opens with the project; later rounds relabel chosen items."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    is_open = models.BooleanField(default=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="round_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/round {self.number}"
+
+
+class ClassKind(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    BORDERLINE = "borderline", "Borderline (uncertain)"
+
+
+class LabelClass(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
+    key = models.SlugField(max_length=64)
+    name = models.CharField(max_length=120)
+    order = models.PositiveIntegerField(default=0)
+    hotkey = models.CharField(max_length=1, blank=True)
+    kind = models.CharField(max_length=16, choices=ClassKind.choices, default=ClassKind.NORMAL)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="labelclass_unique_key"),
+            models.UniqueConstraint(
+                fields=["project", "hotkey"],
+                condition=~Q(hotkey=""),
+                name="labelclass_unique_hotkey",
+            ),
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(kind="borderline"),
+                name="labelclass_one_borderline",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ItemStatus(models.TextChoices):
+    OPEN = "open", "Needs labels"
+    COMPLETE = "complete", "Fully labeled"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=255)
+    text = models.TextField(blank=True)
+    image = models.ImageField(upload_to="items/%Y/%m/", blank=True)
+    image_url = models.URLField(max_length=2000, blank=True)
+    thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/", blank=True)
+    slices = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(
+        default=dict, blank=True, help_text="Input metrics: width, height, brightness."
+    )
+    gold_label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=ItemStatus.choices, default=ItemStatus.OPEN)
+    round = models.PositiveIntegerField(default=1, help_text="The round the item is labeled in.")
+    labels_done = models.PositiveSmallIntegerField(
+        default=0, help_text="Active annotations in the item's round (derived; kept by services)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"], name="item_unique_external_id"
+            ),
+        ]
+        indexes = [
+            # The assignment engine walks this index: open items, fullest first.
+            models.Index(
+                fields=["project", "status", "-labels_done", "id"], name="item_next_work"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def kind(self) -> str:
+        return "image" if (self.image or self.image_url) else "text"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.project_id}:{self.role}"
+
+
+class AssignmentStatus(models.TextChoices):
+    LEASED = "leased", "Leased"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Assignment(models.Model):
+    """One labeler's claim on one item in one round.
+
+    ``leased`` holds a slot until ``lease_expires_at``; after that the slot is free again and the
+    row is re-used if the same labeler comes back. ``submitted`` and ``skipped`` are final for the
+    round (an undo turns ``submitted`` back into a fresh lease).
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    round = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=AssignmentStatus.choices)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "labeler", "round"], name="assignment_unique_labeler"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["labeler", "status", "lease_expires_at"], name="assignment_mine"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}/{self.labeler_id}/r{self.round}:{self.status}"
+
+
+class Annotation(models.Model):
+    """A raw label as submitted. Never updated except for ``withdrawn``/``withdrawn_at`` (undo).
+
+    ``project`` repeats ``item.project`` so that a project's annotations are read from one index
+    without a join (the consistency engine reads them all).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    round = models.PositiveIntegerField()
+    value = models.JSONField(help_text='As submitted, e.g. {"label": "scratch"}.')
+    label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128)
+    withdrawn = models.BooleanField(default=False)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "labeler", "round"],
+                condition=Q(withdrawn=False),
+                name="annotation_one_active_per_labeler",
+            ),
+            models.UniqueConstraint(
+                fields=["labeler", "idempotency_key"], name="annotation_unique_idempotency_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["item", "round"], name="annotation_item_round"),
+            models.Index(fields=["project", "id"], name="annotation_project"),
+            models.Index(fields=["labeler", "-created_at"], name="annotation_labeler_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}/{self.labeler_id}: {self.value}"

@@ -1,0 +1,1 @@
+"""Business actions of the labeling domain. Each writes inside its own transaction."""

@@ -1,0 +1,202 @@
+"""Submit and withdraw annotations. Raw annotations are immutable; an undo marks a row withdrawn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotations.locks import item_lock
+from annotations.models import (
+    Annotation,
+    Assignment,
+    AssignmentStatus,
+    Item,
+    ItemStatus,
+    LabelClass,
+    Round,
+)
+from annotations.services.access import ensure_labeler
+from annotations.services.assignments import item_has_open_slot, lease_duration
+from annotations.signals import annotation_committed
+from labelhub.errors import ApplicationError, ConflictError, NotFoundError
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    annotation: Annotation
+    created: bool
+
+
+def _announce(annotation: Annotation, *, withdrawn: bool) -> None:
+    transaction.on_commit(
+        lambda: annotation_committed.send(
+            sender=Annotation,
+            project_id=annotation.project_id,
+            item_id=annotation.item_id,
+            annotation_id=annotation.pk,
+            withdrawn=withdrawn,
+        )
+    )
+
+
+def _replay(existing: Annotation, *, item_id: int, value: dict[str, Any]) -> SubmitResult:
+    """The same idempotency key again: the first result if the request is the same, else 409."""
+    if existing.item_id != item_id or existing.value != value:
+        raise ConflictError(
+            "idempotency_key_reused",
+            "This idempotency key was used for a different submission.",
+            field="idempotency_key",
+        )
+    return SubmitResult(annotation=existing, created=False)
+
+
+def _classification_label(*, item: Item, value: dict[str, Any]) -> LabelClass:
+    key = value.get("label")
+    if not isinstance(key, str) or not key:
+        raise ApplicationError("invalid", "value.label must be a class key.", field="value.label")
+    label = LabelClass.objects.filter(project_id=item.project_id, key=key).first()
+    if label is None:
+        raise ApplicationError(
+            "unknown_class", f"{key!r} is not a class of this project.", field="value.label"
+        )
+    return label
+
+
+def _ensure_round_open(item: Item) -> None:
+    if not Round.objects.filter(project_id=item.project_id, number=item.round, is_open=True).exists():
+        raise ConflictError("round_closed", f"Round {item.round} of this project is closed.")
+
+
+def annotation_submit(
+    *,
+    labeler: AbstractBaseUser,
+    item_id: int,
+    value: dict[str, Any],
+    idempotency_key: str,
+    time_spent_ms: int | None = None,
+    now: datetime | None = None,
+) -> SubmitResult:
+    """Store one label. Re-sending the same ``idempotency_key`` returns the first result.
+
+    Checks: the labeler is a labeler of the item's project; the class belongs to the project; the
+    item's round is open; the labeler holds a live lease on the item, or the item still has a slot
+    that no one else holds; the labeler has no active label on the item in this round.
+    Locks: the item's row. Effects: annotation inserted, assignment marked submitted,
+    ``item.labels_done`` incremented (item ``complete`` at full overlap); after commit,
+    ``annotation_committed`` is sent.
+    """
+    now = now or timezone.now()
+    existing = Annotation.objects.filter(labeler=labeler, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _replay(existing, item_id=item_id, value=value)
+    try:
+        with transaction.atomic():
+            item = item_lock(item_id=item_id)
+            ensure_labeler(item=item, user=labeler)
+            label = _classification_label(item=item, value=value)
+            _ensure_round_open(item)
+            # A concurrent request with the same key may have committed while we waited.
+            existing = Annotation.objects.filter(
+                labeler=labeler, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return _replay(existing, item_id=item_id, value=value)
+            if Annotation.objects.filter(
+                item=item, labeler=labeler, round=item.round, withdrawn=False
+            ).exists():
+                raise ConflictError(
+                    "already_labeled", "You have labeled this item in this round; undo it first."
+                )
+            assignment = Assignment.objects.filter(
+                item=item, labeler=labeler, round=item.round
+            ).first()
+            holds_lease = (
+                assignment is not None
+                and assignment.status == AssignmentStatus.LEASED
+                and assignment.lease_expires_at is not None
+                and assignment.lease_expires_at > now
+            )
+            if not holds_lease and not item_has_open_slot(
+                item=item, labeler_id=labeler.pk, now=now
+            ):
+                raise ConflictError(
+                    "no_open_slot", "This item has all the labels it needs (or they are taken)."
+                )
+            annotation = Annotation.objects.create(
+                project_id=item.project_id,
+                item=item,
+                labeler=labeler,
+                round=item.round,
+                value={"label": label.key},
+                label=label,
+                time_spent_ms=time_spent_ms,
+                idempotency_key=idempotency_key,
+            )
+            Assignment.objects.update_or_create(
+                item=item,
+                labeler=labeler,
+                round=item.round,
+                defaults={"status": AssignmentStatus.SUBMITTED, "lease_expires_at": None},
+            )
+            item.labels_done += 1
+            if item.labels_done >= item.project.overlap:
+                item.status = ItemStatus.COMPLETE
+            item.save(update_fields=["labels_done", "status"])
+            _announce(annotation, withdrawn=False)
+            return SubmitResult(annotation=annotation, created=True)
+    except IntegrityError:
+        # The same key raced in on another item's lock: the unique constraint decided.
+        existing = Annotation.objects.filter(
+            labeler=labeler, idempotency_key=idempotency_key
+        ).first()
+        if existing is None:
+            raise
+        return _replay(existing, item_id=item_id, value=value)
+
+
+def annotation_withdraw(
+    *, labeler: AbstractBaseUser, annotation_id: int, now: datetime | None = None
+) -> Annotation:
+    """Undo: mark the labeler's own annotation withdrawn (the row is kept) and give the item back
+    to them with a fresh lease. Only while the annotation's round is open and current for the item.
+    Withdrawing twice returns the withdrawn row unchanged.
+
+    Locks: the item's row.
+    """
+    now = now or timezone.now()
+    found = Annotation.objects.filter(pk=annotation_id, labeler=labeler).values_list(
+        "item_id", flat=True
+    )
+    item_id = found.first()
+    if item_id is None:
+        raise NotFoundError("Annotation not found.")
+    with transaction.atomic():
+        item = item_lock(item_id=item_id)
+        annotation = Annotation.objects.get(pk=annotation_id)
+        if annotation.withdrawn:
+            return annotation
+        _ensure_round_open(item)
+        if annotation.round != item.round:
+            raise ConflictError("round_moved_on", "This label belongs to an earlier round.")
+        annotation.withdrawn = True
+        annotation.withdrawn_at = now
+        annotation.save(update_fields=["withdrawn", "withdrawn_at"])
+        Assignment.objects.update_or_create(
+            item=item,
+            labeler=labeler,
+            round=item.round,
+            defaults={
+                "status": AssignmentStatus.LEASED,
+                "lease_expires_at": now + lease_duration(),
+            },
+        )
+        item.labels_done -= 1
+        item.status = ItemStatus.OPEN
+        item.save(update_fields=["labels_done", "status"])
+        _announce(annotation, withdrawn=True)
+        return annotation

@@ -1,0 +1,172 @@
+"""The assignment engine: which item a labeler labels next.
+
+Rules (see annotations/README.md, "Leases"):
+
+* An item is offered to a labeler when it is ``open`` in its round, the labeler has not
+  submitted or skipped it in that round, and ``labels_done + live leases of others < overlap``.
+* Among those, the item closest to completion comes first (``labels_done`` descending, then id),
+  so items reach full overlap, and agreement becomes measurable, early.
+* A lease holds a slot for ``LABELHUB_LEASE_SECONDS`` (10 minutes by default); an expired lease
+  frees the slot. A labeler who asks again while holding a live lease gets that item back.
+
+Race-freedom: candidates are read from the ``item_next_work`` index with
+``FOR UPDATE SKIP LOCKED``; once an item row is locked, its slot count is read again in a new
+statement (a fresh snapshot under READ COMMITTED) before a lease is written. Every write that
+changes an item's leases or annotations holds the same row lock, so the re-check cannot go stale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotations.locks import item_lock, item_lock_first_free
+from annotations.models import Assignment, AssignmentStatus, Item, ItemStatus, Project
+from annotations.services.access import ensure_labeler
+from labelhub.errors import ConflictError
+
+#: How many locked-then-rejected candidates one request tolerates before giving up (204).
+_MAX_ATTEMPTS = 20
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.LABELHUB_LEASE_SECONDS)
+
+
+def _live_leases(*, item_id: int, round_number: int, now: datetime, exclude_labeler_id: int) -> int:
+    return (
+        Assignment.objects.filter(
+            item_id=item_id,
+            round=round_number,
+            status=AssignmentStatus.LEASED,
+            lease_expires_at__gt=now,
+        )
+        .exclude(labeler_id=exclude_labeler_id)
+        .count()
+    )
+
+
+def item_has_open_slot(*, item: Item, labeler_id: int, now: datetime) -> bool:
+    """Under the item's row lock: is there a slot not filled or leased by someone else?"""
+    if item.status != ItemStatus.OPEN:
+        return False
+    taken = item.labels_done + _live_leases(
+        item_id=item.pk, round_number=item.round, now=now, exclude_labeler_id=labeler_id
+    )
+    return taken < item.project.overlap
+
+
+def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
+    done_or_skipped = Assignment.objects.filter(
+        item=OuterRef("pk"),
+        labeler=labeler,
+        round=OuterRef("round"),
+        status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED),
+    )
+    live_leases = (
+        Assignment.objects.filter(
+            item=OuterRef("pk"),
+            round=OuterRef("round"),
+            status=AssignmentStatus.LEASED,
+            lease_expires_at__gt=now,
+        )
+        .order_by()
+        .values("item")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        Item.objects.filter(project=project, status=ItemStatus.OPEN)
+        .filter(~Exists(done_or_skipped))
+        .annotate(leases=Coalesce(Subquery(live_leases), Value(0)))
+        .filter(leases__lt=project.overlap - F("labels_done"))
+        .order_by("-labels_done", "id")
+    )
+
+
+def _lease(*, item: Item, labeler: AbstractBaseUser, now: datetime) -> Assignment:
+    expires = now + lease_duration()
+    assignment, _ = Assignment.objects.update_or_create(
+        item=item,
+        labeler=labeler,
+        round=item.round,
+        defaults={"status": AssignmentStatus.LEASED, "lease_expires_at": expires},
+    )
+    return assignment
+
+
+def _resume(*, project: Project, labeler: AbstractBaseUser, now: datetime) -> Assignment | None:
+    """The labeler's live lease in this project, renewed, if it still has a slot."""
+    held = (
+        Assignment.objects.filter(
+            labeler=labeler,
+            status=AssignmentStatus.LEASED,
+            lease_expires_at__gt=now,
+            item__project=project,
+        )
+        .order_by("id")
+        .values_list("item_id", flat=True)
+    )
+    for item_id in held[:_MAX_ATTEMPTS]:
+        item = item_lock(item_id=item_id)
+        if item_has_open_slot(item=item, labeler_id=labeler.pk, now=now):
+            return _lease(item=item, labeler=labeler, now=now)
+    return None
+
+
+def assignment_next(
+    *, project: Project, labeler: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
+    """Lease the next item for ``labeler`` in ``project``; ``None`` when nothing is left.
+
+    Locks: the chosen item's row (SKIP LOCKED while searching, so labelers never wait on each
+    other). Returns the assignment with ``item`` loaded.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        resumed = _resume(project=project, labeler=labeler, now=now)
+        if resumed is not None:
+            return resumed
+        rejected: list[int] = []
+        for _ in range(_MAX_ATTEMPTS):
+            candidates = _candidates(project=project, labeler=labeler, now=now)
+            if rejected:
+                candidates = candidates.exclude(pk__in=rejected)
+            item = item_lock_first_free(candidates.select_related("project"))
+            if item is None:
+                return None
+            if item_has_open_slot(item=item, labeler_id=labeler.pk, now=now):
+                return _lease(item=item, labeler=labeler, now=now)
+            rejected.append(item.pk)
+    return None
+
+
+def assignment_skip(
+    *, item_id: int, labeler: AbstractBaseUser, now: datetime | None = None
+) -> Assignment:
+    """The labeler passes on an item for this round; its slot goes back to the pool.
+
+    Locks: the item's row.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        item = item_lock(item_id=item_id)
+        ensure_labeler(item=item, user=labeler)
+        assignment = Assignment.objects.filter(
+            item=item, labeler=labeler, round=item.round
+        ).first()
+        if assignment is not None and assignment.status == AssignmentStatus.SUBMITTED:
+            raise ConflictError("already_labeled", "You have labeled this item; undo it first.")
+        assignment, _ = Assignment.objects.update_or_create(
+            item=item,
+            labeler=labeler,
+            round=item.round,
+            defaults={"status": AssignmentStatus.SKIPPED, "lease_expires_at": None},
+        )
+        return assignment

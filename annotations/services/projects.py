@@ -1,0 +1,191 @@
+"""Create and change projects, their label classes and their members."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from annotations.models import (
+    ClassKind,
+    Item,
+    ItemStatus,
+    LabelClass,
+    Membership,
+    Project,
+    Role,
+    Round,
+    TaskType,
+)
+from labelhub.errors import ApplicationError, ConflictError, NotFoundError
+
+#: Hotkeys handed out to classes that do not name one: 1–9, then letters; B is for borderline.
+_AUTO_HOTKEYS = "123456789acdefghijklmnopqrtuvwxy"
+BORDERLINE_HOTKEY = "b"
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    key: str
+    name: str = ""
+    kind: str = ClassKind.NORMAL
+    hotkey: str = ""
+
+
+def _assign_hotkeys(specs: Sequence[ClassSpec]) -> list[str]:
+    taken = {s.hotkey.lower() for s in specs if s.hotkey}
+    free = iter(k for k in _AUTO_HOTKEYS if k not in taken)
+    keys: list[str] = []
+    for spec in specs:
+        if spec.hotkey:
+            keys.append(spec.hotkey.lower())
+        elif spec.kind == ClassKind.BORDERLINE and BORDERLINE_HOTKEY not in taken:
+            keys.append(BORDERLINE_HOTKEY)
+            taken.add(BORDERLINE_HOTKEY)
+        else:
+            keys.append(next(free, ""))
+    return keys
+
+
+def _validate_classes(specs: Sequence[ClassSpec]) -> None:
+    if not specs:
+        raise ApplicationError("invalid", "A project needs at least one class.", field="classes")
+    seen: set[str] = set()
+    hotkeys: set[str] = set()
+    for index, spec in enumerate(specs):
+        field = f"classes[{index}]"
+        if spec.key in seen:
+            raise ApplicationError(
+                "duplicate_class", f"Class key {spec.key!r} appears twice.", field=f"{field}.key"
+            )
+        seen.add(spec.key)
+        if spec.hotkey and spec.hotkey.lower() in hotkeys:
+            raise ApplicationError(
+                "duplicate_hotkey", f"Hotkey {spec.hotkey!r} appears twice.", field=f"{field}.hotkey"
+            )
+        hotkeys.add(spec.hotkey.lower())
+    if sum(spec.kind == ClassKind.BORDERLINE for spec in specs) > 1:
+        raise ApplicationError(
+            "too_many_borderline", "A project may have one borderline class.", field="classes"
+        )
+
+
+def project_create(
+    *,
+    creator: AbstractBaseUser,
+    name: str,
+    classes: Sequence[ClassSpec],
+    task_type: str = TaskType.CLASSIFICATION,
+    overlap: int = 3,
+    description: str = "",
+    instructions: str = "",
+) -> Project:
+    """Create a project with its classes and round 1; the creator becomes its manager."""
+    _validate_classes(classes)
+    hotkeys = _assign_hotkeys(classes)
+    with transaction.atomic():
+        project = Project.objects.create(
+            name=name,
+            task_type=task_type,
+            overlap=overlap,
+            description=description,
+            instructions=instructions,
+            created_by=creator,
+        )
+        LabelClass.objects.bulk_create(
+            LabelClass(
+                project=project,
+                key=spec.key,
+                name=spec.name or spec.key.replace("_", " ").capitalize(),
+                kind=spec.kind,
+                hotkey=hotkey,
+                order=index,
+            )
+            for index, (spec, hotkey) in enumerate(zip(classes, hotkeys, strict=True))
+        )
+        Round.objects.create(project=project, number=1)
+        Membership.objects.create(project=project, user=creator, role=Role.MANAGER)
+    return project
+
+
+def project_update(
+    *,
+    project: Project,
+    name: str | None = None,
+    description: str | None = None,
+    instructions: str | None = None,
+    overlap: int | None = None,
+) -> Project:
+    """Change a project's fields. A new ``overlap`` re-opens or completes items in bulk."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        for field, value in (("name", name), ("description", description),
+                             ("instructions", instructions), ("overlap", overlap)):
+            if value is not None:
+                setattr(project, field, value)
+        project.save()
+        if overlap is not None:
+            items = Item.objects.filter(project=project)
+            items.filter(status=ItemStatus.COMPLETE, labels_done__lt=overlap).update(
+                status=ItemStatus.OPEN
+            )
+            items.filter(status=ItemStatus.OPEN, labels_done__gte=overlap).update(
+                status=ItemStatus.COMPLETE
+            )
+    return project
+
+
+def label_class_create(*, project: Project, spec: ClassSpec) -> LabelClass:
+    """Add a class at the end of the project's list."""
+    existing = list(LabelClass.objects.filter(project=project))
+    if any(c.key == spec.key for c in existing):
+        raise ConflictError("duplicate_class", f"Class {spec.key!r} exists.", field="key")
+    if spec.kind == ClassKind.BORDERLINE and any(c.kind == ClassKind.BORDERLINE for c in existing):
+        raise ConflictError(
+            "too_many_borderline", "This project has a borderline class already.", field="kind"
+        )
+    taken = [ClassSpec(key=c.key, kind=c.kind, hotkey=c.hotkey) for c in existing]
+    hotkey = _assign_hotkeys([*taken, spec])[-1]
+    if spec.hotkey and spec.hotkey.lower() in {c.hotkey for c in existing}:
+        raise ConflictError("duplicate_hotkey", f"Hotkey {spec.hotkey!r} is taken.", field="hotkey")
+    try:
+        with transaction.atomic():
+            return LabelClass.objects.create(
+                project=project,
+                key=spec.key,
+                name=spec.name or spec.key.replace("_", " ").capitalize(),
+                kind=spec.kind,
+                hotkey=hotkey,
+                order=max((c.order for c in existing), default=-1) + 1,
+            )
+    except IntegrityError as exc:  # a concurrent request added the same key or hotkey
+        raise ConflictError("duplicate_class", "That class or hotkey was just taken.") from exc
+
+
+def membership_set(*, project: Project, username: str, role: str) -> tuple[Membership, bool]:
+    """Add ``username`` to the project with ``role``, or change their role. Returns (row, created).
+
+    The last manager cannot be demoted, so a project always has someone who can manage it.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFoundError(f"No user named {username!r}.")
+    with transaction.atomic():
+        current = Membership.objects.select_for_update().filter(project=project, user=user).first()
+        if current is None:
+            return Membership.objects.create(project=project, user=user, role=role), True
+        if current.role == Role.MANAGER and role != Role.MANAGER:
+            others = Membership.objects.filter(
+                ~Q(pk=current.pk), project=project, role=Role.MANAGER
+            )
+            if not others.exists():
+                raise ConflictError(
+                    "last_manager", "A project must keep at least one manager.", field="role"
+                )
+        current.role = role
+        current.save(update_fields=["role"])
+        return current, False

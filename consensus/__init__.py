@@ -1,0 +1,1 @@
+"""The consistency domain: agreement, HLP, consensus, review, standardisation, merges."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConsensusConfig(AppConfig):
+    name = "consensus"
+    verbose_name = "Consensus"

@@ -1,0 +1,1 @@
+"""Consistency reports, reviews, decisions, guidelines and taxonomy versions (next issues)."""

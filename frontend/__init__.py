@@ -1,0 +1,1 @@
+"""Browser pages: template views over the same selectors and services as the API."""
