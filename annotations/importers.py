@@ -149,8 +149,9 @@ def parse_record(row: int, record: Any, errors: list[RowError]) -> ParsedItem | 
         return None
     external_id = external_id.strip()
     if len(external_id) > MAX_EXTERNAL_ID:
-        errors.append(RowError(row, f"external_id is over {MAX_EXTERNAL_ID} characters.",
-                               "external_id"))
+        errors.append(
+            RowError(row, f"external_id is over {MAX_EXTERNAL_ID} characters.", "external_id")
+        )
         return None
     before = len(errors)
     data = _parse_data(row, record, errors)
@@ -169,7 +170,7 @@ def parse_records(records: Any) -> tuple[list[ParsedItem], list[RowError]]:
     if isinstance(records, dict) and "items" in records:
         records = records["items"]
     if not isinstance(records, list):
-        return [], [RowError(1, "expected a list of items (or {\"items\": [...]}).")]
+        return [], [RowError(1, 'expected a list of items (or {"items": [...]}).')]
     if not records:
         return [], [RowError(1, "the import holds no items.")]
     errors: list[RowError] = []
@@ -259,8 +260,11 @@ class ImageSource:
         if self.archive is not None:
             return [i.filename for i in self.archive.infolist() if not i.is_dir()]
         assert self.root is not None
-        return [str(p.relative_to(self.root).as_posix()) for p in sorted(self.root.rglob("*"))
-                if p.is_file()]
+        return [
+            str(p.relative_to(self.root).as_posix())
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file()
+        ]
 
     def open(self, name: str) -> BinaryIO:
         if self.archive is not None:
@@ -292,12 +296,14 @@ def parse_image_source(source: ImageSource) -> tuple[list[ParsedItem], list[RowE
         names = set(source.names())
         for item in items:
             if item.image_name and item.image_name not in names:
-                errors.append(RowError(item.row, f"no file {item.image_name!r} in the upload.",
-                                       "image"))
+                errors.append(
+                    RowError(item.row, f"no file {item.image_name!r} in the upload.", "image")
+                )
         errors.sort(key=lambda e: e.row)
         return items, errors
     images = sorted(
-        name for name in source.names()
+        name
+        for name in source.names()
         if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS and not _is_hidden(name)
     )
     if not images:

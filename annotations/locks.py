@@ -14,9 +14,12 @@ from labelhub.errors import NotFoundError
 
 def item_lock(*, item_id: int) -> Item:
     """Lock one item row (waits for the current holder). Call inside ``transaction.atomic``."""
-    item = Item.objects.select_for_update(of=("self",)).select_related("project").filter(
-        pk=item_id
-    ).first()
+    item = (
+        Item.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .filter(pk=item_id)
+        .first()
+    )
     if item is None:
         raise NotFoundError("Item not found.")
     return item

@@ -136,9 +136,7 @@ class Item(models.Model):
         ]
         indexes = [
             # The assignment engine walks this index: open items, fullest first.
-            models.Index(
-                fields=["project", "status", "-labels_done", "id"], name="item_next_work"
-            ),
+            models.Index(fields=["project", "status", "-labels_done", "id"], name="item_next_work"),
         ]
 
     def __str__(self) -> str:

@@ -95,9 +95,7 @@ def annotation_list(
     *, project: Project, user: User, include_withdrawn: bool = False
 ) -> QuerySet[Annotation]:
     """A project's annotations; a labeler (blind) gets only their own."""
-    annotations = Annotation.objects.filter(project=project).select_related(
-        "labeler", "label"
-    )
+    annotations = Annotation.objects.filter(project=project).select_related("labeler", "label")
     if project.my_role not in SEES_LABELS:
         annotations = annotations.filter(labeler=user)
     if not include_withdrawn:

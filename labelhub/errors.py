@@ -69,7 +69,12 @@ def _flatten(detail: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(dotted.field.path, message)`` for every leaf of a DRF error detail."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = path if key == "non_field_errors" else f"{path}.{key}" if path else str(key)
+            if key == "non_field_errors":
+                name = path
+            elif isinstance(key, int):  # DRF keys list-item errors by index
+                name = f"{path}[{key}]"
+            else:
+                name = f"{path}.{key}" if path else str(key)
             yield from _flatten(value, name)
     elif isinstance(detail, list):
         if all(isinstance(item, str) for item in detail):

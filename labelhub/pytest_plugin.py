@@ -11,6 +11,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="labelhub-test-media-")
+os.environ["STATIC_ROOT"] = tempfile.mkdtemp(prefix="labelhub-test-static-")
 # The suite decides per test whether Celery talks to a real broker.
 os.environ.pop("CELERY_BROKER_URL", None)
 os.environ.pop("REDIS_URL", None)

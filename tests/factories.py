@@ -37,11 +37,16 @@ class ProjectFactory(factory.django.DjangoModelFactory):
         if not create:
             return
         Round.objects.create(project=obj, number=1)
-        keys = [("clean", "1", "normal"), ("scratch", "2", "normal"), ("dent", "3", "normal"),
-                ("borderline", "b", "borderline")]
+        keys = [
+            ("clean", "1", "normal"),
+            ("scratch", "2", "normal"),
+            ("dent", "3", "normal"),
+            ("borderline", "b", "borderline"),
+        ]
         LabelClass.objects.bulk_create(
-            LabelClass(project=obj, key=key, name=key.capitalize(), hotkey=hotkey, kind=kind,
-                       order=i)
+            LabelClass(
+                project=obj, key=key, name=key.capitalize(), hotkey=hotkey, kind=kind, order=i
+            )
             for i, (key, hotkey, kind) in enumerate(keys)
         )
 

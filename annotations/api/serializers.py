@@ -20,8 +20,18 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "task_type", "overlap", "instructions",
-                  "current_round", "created_at", "my_role", "classes"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "task_type",
+            "overlap",
+            "instructions",
+            "current_round",
+            "created_at",
+            "my_role",
+            "classes",
+        ]
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -64,8 +74,21 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = ["id", "external_id", "kind", "text", "image", "thumbnail", "slices", "metadata",
-                  "gold", "status", "round", "labels_done", "created_at"]
+        fields = [
+            "id",
+            "external_id",
+            "kind",
+            "text",
+            "image",
+            "thumbnail",
+            "slices",
+            "metadata",
+            "gold",
+            "status",
+            "round",
+            "labels_done",
+            "created_at",
+        ]
 
     def get_image(self, item: Item) -> str | None:
         return item_media_url(item)
@@ -80,5 +103,15 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "item", "labeler", "round", "value", "label", "created_at",
-                  "time_spent_ms", "withdrawn", "withdrawn_at"]
+        fields = [
+            "id",
+            "item",
+            "labeler",
+            "round",
+            "value",
+            "label",
+            "created_at",
+            "time_spent_ms",
+            "withdrawn",
+            "withdrawn_at",
+        ]

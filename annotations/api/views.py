@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 from annotations.api.mixins import ProjectScopedMixin
 from annotations.api.serializers import (
     AnnotationSerializer,
+    ItemSerializer,
     LabelClassSerializer,
     LabelerItemSerializer,
-    ItemSerializer,
     MembershipSerializer,
     ProjectSerializer,
 )
@@ -63,11 +63,12 @@ class ProjectListCreateApi(generics.ListAPIView):
 
     serializer_class = ProjectSerializer
 
-    class InputSerializer(serializers.Serializer):
+    class ProjectCreateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, default="", allow_blank=True)
-        task_type = serializers.ChoiceField(choices=TaskType.choices,
-                                            default=TaskType.CLASSIFICATION)
+        task_type = serializers.ChoiceField(
+            choices=TaskType.choices, default=TaskType.CLASSIFICATION
+        )
         overlap = serializers.IntegerField(min_value=1, max_value=50, default=3)
         instructions = serializers.CharField(required=False, default="", allow_blank=True)
         classes = ClassInputSerializer(many=True, allow_empty=False)
@@ -75,9 +76,9 @@ class ProjectListCreateApi(generics.ListAPIView):
     def get_queryset(self):
         return project_list_for_user(user=self.request.user).prefetch_related(_WITH_CLASSES)
 
-    @extend_schema(request=InputSerializer, responses={201: ProjectSerializer})
+    @extend_schema(request=ProjectCreateInputSerializer, responses={201: ProjectSerializer})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.ProjectCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         classes = [ClassSpec(**c) for c in fields.pop("classes")]
@@ -91,7 +92,7 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
 
     project_roles = {"PATCH": MANAGERS}
 
-    class InputSerializer(serializers.Serializer):
+    class ProjectUpdateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
         instructions = serializers.CharField(required=False, allow_blank=True)
@@ -101,10 +102,10 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
     def get(self, request: Request, project_id: int) -> Response:
         return Response(ProjectSerializer(self.get_project()).data)
 
-    @extend_schema(request=InputSerializer, responses=ProjectSerializer)
+    @extend_schema(request=ProjectUpdateInputSerializer, responses=ProjectSerializer)
     def patch(self, request: Request, project_id: int) -> Response:
         project = self.get_project()
-        data = self.InputSerializer(data=request.data)
+        data = self.ProjectUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project_update(project=project, **data.validated_data)
         project = project_get_for_user(user=request.user, project_id=project.pk)
@@ -137,21 +138,23 @@ class MembershipListCreateApi(ProjectScopedMixin, generics.ListAPIView):
     pagination_class = None
     project_roles = {"GET": MANAGERS, "POST": MANAGERS}
 
-    class InputSerializer(serializers.Serializer):
+    class MembershipSetInputSerializer(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         role = serializers.ChoiceField(choices=Role.choices)
 
     def get_queryset(self):
         return membership_list(project=self.get_project())
 
-    @extend_schema(request=InputSerializer, responses={201: MembershipSerializer})
+    @extend_schema(request=MembershipSetInputSerializer, responses={201: MembershipSerializer})
     def post(self, request: Request, project_id: int) -> Response:
         project = self.get_project()
-        data = self.InputSerializer(data=request.data)
+        data = self.MembershipSetInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership, created = membership_set(project=project, **data.validated_data)
-        return Response(MembershipSerializer(membership).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            MembershipSerializer(membership).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ItemListApi(ProjectScopedMixin, generics.ListAPIView):
@@ -161,24 +164,33 @@ class ItemListApi(ProjectScopedMixin, generics.ListAPIView):
     serializer_class = ItemSerializer
     project_roles = {"GET": SEES_ITEMS}
 
-    class FilterSerializer(serializers.Serializer):
+    class ItemFilterSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=ItemStatus.choices, required=False)
         slice = serializers.ListField(
-            child=serializers.RegexField(r"^[^:]+:.*$", error_messages={
-                "invalid": "Use slice=name:value, e.g. slice=camera:A."}),
+            child=serializers.RegexField(
+                r"^[^:]+:.*$",
+                error_messages={"invalid": "Use slice=name:value, e.g. slice=camera:A."},
+            ),
             required=False,
         )
         has_gold = serializers.BooleanField(required=False, allow_null=True, default=None)
 
     def get_queryset(self):
-        filters = self.FilterSerializer(data={
-            **self.request.query_params.dict(), "slice": self.request.query_params.getlist("slice")
-        })
+        filters = self.ItemFilterSerializer(
+            data={
+                **self.request.query_params.dict(),
+                "slice": self.request.query_params.getlist("slice"),
+            }
+        )
         filters.is_valid(raise_exception=True)
         values = filters.validated_data
         slices = dict(s.split(":", 1) for s in values.get("slice", []))
-        return item_list(project=self.get_project(), status=values.get("status"), slices=slices,
-                         has_gold=values.get("has_gold"))
+        return item_list(
+            project=self.get_project(),
+            status=values.get("status"),
+            slices=slices,
+            has_gold=values.get("has_gold"),
+        )
 
 
 class ItemImportApi(ProjectScopedMixin, APIView):
@@ -222,18 +234,18 @@ class AssignmentNextApi(ProjectScopedMixin, APIView):
 
     project_roles = {"POST": (Role.LABELER,)}
 
-    class OutputSerializer(serializers.Serializer):
+    class AssignmentNextOutputSerializer(serializers.Serializer):
         assignment = serializers.IntegerField(source="pk")
         round = serializers.IntegerField()
         lease_expires_at = serializers.DateTimeField()
         item = LabelerItemSerializer()
 
-    @extend_schema(request=None, responses={200: OutputSerializer, 204: None})
+    @extend_schema(request=None, responses={200: AssignmentNextOutputSerializer, 204: None})
     def post(self, request: Request, project_id: int) -> Response:
         assignment = assignment_next(project=self.get_project(), labeler=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(self.OutputSerializer(assignment).data)
+        return Response(self.AssignmentNextOutputSerializer(assignment).data)
 
 
 class AssignmentSkipApi(APIView):
@@ -248,27 +260,29 @@ class AssignmentSkipApi(APIView):
 class AnnotationSubmitApi(APIView):
     """Submit a label. The same ``idempotency_key`` again answers 200 with the first result."""
 
-    class ValueSerializer(serializers.Serializer):
+    class AnnotationSubmitValueSerializer(serializers.Serializer):
         label = serializers.CharField(max_length=64)
 
         def to_internal_value(self, data):
             if isinstance(data, dict) and set(data) - {"label"}:
                 raise serializers.ValidationError(
-                    {"label": "A classification value is {\"label\": \"<class key>\"} only."})
+                    {"label": 'A classification value is {"label": "<class key>"} only.'}
+                )
             return super().to_internal_value(data)
 
-    class InputSerializer(serializers.Serializer):
+    class AnnotationSubmitInputSerializer(serializers.Serializer):
         item = serializers.IntegerField(min_value=1)
         value = serializers.DictField()
         idempotency_key = serializers.CharField(max_length=128)
-        time_spent_ms = serializers.IntegerField(min_value=0, max_value=86_400_000,
-                                                 required=False, allow_null=True)
+        time_spent_ms = serializers.IntegerField(
+            min_value=0, max_value=86_400_000, required=False, allow_null=True
+        )
 
-    @extend_schema(request=InputSerializer, responses={201: AnnotationSerializer})
+    @extend_schema(request=AnnotationSubmitInputSerializer, responses={201: AnnotationSerializer})
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.AnnotationSubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        value = self.ValueSerializer(data=data.validated_data["value"])
+        value = self.AnnotationSubmitValueSerializer(data=data.validated_data["value"])
         if not value.is_valid():
             raise serializers.ValidationError({"value": value.errors})
         result = annotation_submit(
@@ -278,8 +292,10 @@ class AnnotationSubmitApi(APIView):
             idempotency_key=data.validated_data["idempotency_key"],
             time_spent_ms=data.validated_data.get("time_spent_ms"),
         )
-        return Response(AnnotationSerializer(result.annotation).data,
-                        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return Response(
+            AnnotationSerializer(result.annotation).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
 
 
 class AnnotationWithdrawApi(APIView):
@@ -299,21 +315,22 @@ class AnnotationListApi(ProjectScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         flag = self.request.query_params.get("include_withdrawn", "false").lower()
-        return annotation_list(project=self.get_project(), user=self.request.user,
-                               include_withdrawn=flag in {"1", "true", "yes"})
+        return annotation_list(
+            project=self.get_project(),
+            user=self.request.user,
+            include_withdrawn=flag in {"1", "true", "yes"},
+        )
 
 
 class ProgressApi(ProjectScopedMixin, APIView):
     """The caller's labels in this project and how many items still need labels."""
 
-    class OutputSerializer(serializers.Serializer):
+    class ProgressOutputSerializer(serializers.Serializer):
         my_labels = serializers.IntegerField()
         items_total = serializers.IntegerField()
         items_open = serializers.IntegerField()
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=ProgressOutputSerializer)
     def get(self, request: Request, project_id: int) -> Response:
         progress = labeler_progress(project=self.get_project(), user=request.user)
-        return Response(self.OutputSerializer(progress).data)
-
-
+        return Response(self.ProgressOutputSerializer(progress).data)

@@ -21,7 +21,11 @@ from annotations.models import (
     Round,
 )
 from annotations.services.access import ensure_labeler
-from annotations.services.assignments import item_has_open_slot, lease_duration
+from annotations.services.assignments import (
+    assignment_put,
+    item_has_open_slot,
+    lease_duration,
+)
 from annotations.signals import annotation_committed
 from labelhub.errors import ApplicationError, ConflictError, NotFoundError
 
@@ -68,7 +72,9 @@ def _classification_label(*, item: Item, value: dict[str, Any]) -> LabelClass:
 
 
 def _ensure_round_open(item: Item) -> None:
-    if not Round.objects.filter(project_id=item.project_id, number=item.round, is_open=True).exists():
+    if not Round.objects.filter(
+        project_id=item.project_id, number=item.round, is_open=True
+    ).exists():
         raise ConflictError("round_closed", f"Round {item.round} of this project is closed.")
 
 
@@ -100,21 +106,20 @@ def annotation_submit(
             ensure_labeler(item=item, user=labeler)
             label = _classification_label(item=item, value=value)
             _ensure_round_open(item)
-            # A concurrent request with the same key may have committed while we waited.
-            existing = Annotation.objects.filter(
-                labeler=labeler, idempotency_key=idempotency_key
-            ).first()
-            if existing is not None:
-                return _replay(existing, item_id=item_id, value=value)
-            if Annotation.objects.filter(
-                item=item, labeler=labeler, round=item.round, withdrawn=False
-            ).exists():
-                raise ConflictError(
-                    "already_labeled", "You have labeled this item in this round; undo it first."
-                )
             assignment = Assignment.objects.filter(
                 item=item, labeler=labeler, round=item.round
             ).first()
+            # ``submitted`` mirrors "has an active annotation" (the unique constraint backs it).
+            if assignment is not None and assignment.status == AssignmentStatus.SUBMITTED:
+                # The same key may have committed while this request waited for the lock.
+                existing = Annotation.objects.filter(
+                    labeler=labeler, idempotency_key=idempotency_key
+                ).first()
+                if existing is not None:
+                    return _replay(existing, item_id=item_id, value=value)
+                raise ConflictError(
+                    "already_labeled", "You have labeled this item in this round; undo it first."
+                )
             holds_lease = (
                 assignment is not None
                 and assignment.status == AssignmentStatus.LEASED
@@ -137,11 +142,8 @@ def annotation_submit(
                 time_spent_ms=time_spent_ms,
                 idempotency_key=idempotency_key,
             )
-            Assignment.objects.update_or_create(
-                item=item,
-                labeler=labeler,
-                round=item.round,
-                defaults={"status": AssignmentStatus.SUBMITTED, "lease_expires_at": None},
+            assignment_put(
+                item=item, labeler=labeler, status=AssignmentStatus.SUBMITTED, lease_expires_at=None
             )
             item.labels_done += 1
             if item.labels_done >= item.project.overlap:
@@ -150,7 +152,8 @@ def annotation_submit(
             _announce(annotation, withdrawn=False)
             return SubmitResult(annotation=annotation, created=True)
     except IntegrityError:
-        # The same key raced in on another item's lock: the unique constraint decided.
+        # The same key raced in (it committed while we waited for the lock, or on another item):
+        # the unique constraint decided; answer as for any replay.
         existing = Annotation.objects.filter(
             labeler=labeler, idempotency_key=idempotency_key
         ).first()
@@ -186,14 +189,11 @@ def annotation_withdraw(
         annotation.withdrawn = True
         annotation.withdrawn_at = now
         annotation.save(update_fields=["withdrawn", "withdrawn_at"])
-        Assignment.objects.update_or_create(
+        assignment_put(
             item=item,
             labeler=labeler,
-            round=item.round,
-            defaults={
-                "status": AssignmentStatus.LEASED,
-                "lease_expires_at": now + lease_duration(),
-            },
+            status=AssignmentStatus.LEASED,
+            lease_expires_at=now + lease_duration(),
         )
         item.labels_done -= 1
         item.status = ItemStatus.OPEN

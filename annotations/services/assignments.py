@@ -90,15 +90,40 @@ def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
     )
 
 
-def _lease(*, item: Item, labeler: AbstractBaseUser, now: datetime) -> Assignment:
-    expires = now + lease_duration()
-    assignment, _ = Assignment.objects.update_or_create(
-        item=item,
-        labeler=labeler,
-        round=item.round,
-        defaults={"status": AssignmentStatus.LEASED, "lease_expires_at": expires},
+def assignment_put(
+    *, item: Item, labeler: AbstractBaseUser, status: str, lease_expires_at: datetime | None
+) -> Assignment:
+    """Set the labeler's assignment on ``item`` in its round: one INSERT … ON CONFLICT UPDATE.
+
+    The caller holds the item's row lock (the conflict target is the unique (item, labeler, round)).
+    """
+    now = timezone.now()
+    (assignment,) = Assignment.objects.bulk_create(
+        [
+            Assignment(
+                item=item,
+                labeler=labeler,
+                round=item.round,
+                status=status,
+                lease_expires_at=lease_expires_at,
+                created_at=now,
+                updated_at=now,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["item", "labeler", "round"],
+        update_fields=["status", "lease_expires_at", "updated_at"],
     )
     return assignment
+
+
+def _lease(*, item: Item, labeler: AbstractBaseUser, now: datetime) -> Assignment:
+    return assignment_put(
+        item=item,
+        labeler=labeler,
+        status=AssignmentStatus.LEASED,
+        lease_expires_at=now + lease_duration(),
+    )
 
 
 def _resume(*, project: Project, labeler: AbstractBaseUser, now: datetime) -> Assignment | None:
@@ -158,15 +183,9 @@ def assignment_skip(
     with transaction.atomic():
         item = item_lock(item_id=item_id)
         ensure_labeler(item=item, user=labeler)
-        assignment = Assignment.objects.filter(
-            item=item, labeler=labeler, round=item.round
-        ).first()
+        assignment = Assignment.objects.filter(item=item, labeler=labeler, round=item.round).first()
         if assignment is not None and assignment.status == AssignmentStatus.SUBMITTED:
             raise ConflictError("already_labeled", "You have labeled this item; undo it first.")
-        assignment, _ = Assignment.objects.update_or_create(
-            item=item,
-            labeler=labeler,
-            round=item.round,
-            defaults={"status": AssignmentStatus.SKIPPED, "lease_expires_at": None},
+        return assignment_put(
+            item=item, labeler=labeler, status=AssignmentStatus.SKIPPED, lease_expires_at=None
         )
-        return assignment

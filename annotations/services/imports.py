@@ -4,10 +4,10 @@ everything in one transaction."""
 from __future__ import annotations
 
 import zipfile
-from uuid import uuid4
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
+from uuid import uuid4
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -41,21 +41,32 @@ def _check_against_project(project: Project, items: list[ParsedItem]) -> list[Ro
     seen: dict[str, int] = {}
     for item in items:
         if item.gold is not None and item.gold not in classes:
-            errors.append(RowError(item.row, f"gold {item.gold!r} is not a class of this project.",
-                                   "gold"))
+            errors.append(
+                RowError(item.row, f"gold {item.gold!r} is not a class of this project.", "gold")
+            )
         if item.external_id in seen:
-            errors.append(RowError(item.row, f"external_id {item.external_id!r} repeats row "
-                                             f"{seen[item.external_id]}.", "external_id"))
+            errors.append(
+                RowError(
+                    item.row,
+                    f"external_id {item.external_id!r} repeats row {seen[item.external_id]}.",
+                    "external_id",
+                )
+            )
         seen.setdefault(item.external_id, item.row)
     ids = list(seen)
     taken: set[str] = set()
     for start in range(0, len(ids), _BATCH):
-        taken.update(Item.objects.filter(project=project, external_id__in=ids[start:start + _BATCH])
-                     .values_list("external_id", flat=True))
+        taken.update(
+            Item.objects.filter(
+                project=project, external_id__in=ids[start : start + _BATCH]
+            ).values_list("external_id", flat=True)
+        )
     errors.extend(
-        RowError(item.row, f"external_id {item.external_id!r} exists in this project.",
-                 "external_id")
-        for item in items if item.external_id in taken and seen[item.external_id] == item.row
+        RowError(
+            item.row, f"external_id {item.external_id!r} exists in this project.", "external_id"
+        )
+        for item in items
+        if item.external_id in taken and seen[item.external_id] == item.row
     )
     return errors
 
@@ -68,29 +79,42 @@ def _store_image(source: ImageSource, item: ParsedItem, written: list[str]) -> t
         name = default_storage.save(f"items/{stem[:2]}/{stem}{suffix}", handle)
     written.append(name)
     with source.open(item.image_name) as handle:
-        thumb = default_storage.save(f"thumbs/{stem[:2]}/{stem}.jpg",
-                                     ContentFile(make_thumbnail(handle)))
+        thumb = default_storage.save(
+            f"thumbs/{stem[:2]}/{stem}.jpg", ContentFile(make_thumbnail(handle))
+        )
     written.append(thumb)
     return name, thumb
 
 
-def _write(project: Project, items: list[ParsedItem], infos: dict[int, ImageInfo],
-           source: ImageSource | None) -> int:
+def _write(
+    project: Project,
+    items: list[ParsedItem],
+    infos: dict[int, ImageInfo],
+    source: ImageSource | None,
+) -> int:
     gold = dict(LabelClass.objects.filter(project=project).values_list("key", "id"))
     written: list[str] = []
     try:
         with transaction.atomic():
             batch: list[Item] = []
             for parsed in items:
-                row = Item(project=project, external_id=parsed.external_id, text=parsed.text,
-                           image_url=parsed.image_url, slices=parsed.slices,
-                           gold_label_id=gold.get(parsed.gold) if parsed.gold else None,
-                           round=project.current_round)
+                row = Item(
+                    project=project,
+                    external_id=parsed.external_id,
+                    text=parsed.text,
+                    image_url=parsed.image_url,
+                    slices=parsed.slices,
+                    gold_label_id=gold.get(parsed.gold) if parsed.gold else None,
+                    round=project.current_round,
+                )
                 if parsed.image_name and source is not None:
                     row.image.name, row.thumbnail.name = _store_image(source, parsed, written)
                     info = infos[parsed.row]
-                    row.metadata = {"width": info.width, "height": info.height,
-                                    "brightness": info.brightness}
+                    row.metadata = {
+                        "width": info.width,
+                        "height": info.height,
+                        "brightness": info.brightness,
+                    }
                 batch.append(row)
                 if len(batch) >= _BATCH:
                     Item.objects.bulk_create(batch)
@@ -103,8 +127,13 @@ def _write(project: Project, items: list[ParsedItem], infos: dict[int, ImageInfo
     return len(items)
 
 
-def items_import(*, project: Project, items: list[ParsedItem], errors: list[RowError],
-                 source: ImageSource | None = None) -> int:
+def items_import(
+    *,
+    project: Project,
+    items: list[ParsedItem],
+    errors: list[RowError],
+    source: ImageSource | None = None,
+) -> int:
     """Validate parsed items against the project and their images, then create them all.
 
     Raises ``ApplicationError`` (code ``invalid_import``) naming the first bad row; then nothing
@@ -133,16 +162,23 @@ def _open_archive(handle: BinaryIO):
     try:
         archive = zipfile.ZipFile(handle)
     except zipfile.BadZipFile as exc:
-        raise ApplicationError("invalid_import", "The file is not a valid zip archive.",
-                               field="file") from exc
+        raise ApplicationError(
+            "invalid_import", "The file is not a valid zip archive.", field="file"
+        ) from exc
     with archive:
         members = archive.infolist()
         if len(members) > _MAX_ARCHIVE_MEMBERS:
-            raise ApplicationError("import_too_large",
-                                   f"The archive has over {_MAX_ARCHIVE_MEMBERS} files.", field="file")
+            raise ApplicationError(
+                "import_too_large",
+                f"The archive has over {_MAX_ARCHIVE_MEMBERS} files.",
+                field="file",
+            )
         if sum(m.file_size for m in members) > settings.LABELHUB_MAX_IMPORT_BYTES:
-            raise ApplicationError("import_too_large", "The archive unpacks to more than "
-                                   f"{settings.LABELHUB_MAX_IMPORT_BYTES} bytes.", field="file")
+            raise ApplicationError(
+                "import_too_large",
+                f"The archive unpacks to more than {settings.LABELHUB_MAX_IMPORT_BYTES} bytes.",
+                field="file",
+            )
         yield ImageSource(archive=archive)
 
 

@@ -65,7 +65,9 @@ def _validate_classes(specs: Sequence[ClassSpec]) -> None:
         seen.add(spec.key)
         if spec.hotkey and spec.hotkey.lower() in hotkeys:
             raise ApplicationError(
-                "duplicate_hotkey", f"Hotkey {spec.hotkey!r} appears twice.", field=f"{field}.hotkey"
+                "duplicate_hotkey",
+                f"Hotkey {spec.hotkey!r} appears twice.",
+                field=f"{field}.hotkey",
             )
         hotkeys.add(spec.hotkey.lower())
     if sum(spec.kind == ClassKind.BORDERLINE for spec in specs) > 1:
@@ -123,8 +125,12 @@ def project_update(
     """Change a project's fields. A new ``overlap`` re-opens or completes items in bulk."""
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
-        for field, value in (("name", name), ("description", description),
-                             ("instructions", instructions), ("overlap", overlap)):
+        for field, value in (
+            ("name", name),
+            ("description", description),
+            ("instructions", instructions),
+            ("overlap", overlap),
+        ):
             if value is not None:
                 setattr(project, field, value)
         project.save()

@@ -17,7 +17,8 @@ def test_metrics_package_imports_without_django():
         "print(','.join(bad))\n"
     )
     # when the package and all its modules are imported
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     # then nothing from Django or the apps was loaded
     assert result.stdout.strip() == ""

@@ -67,7 +67,7 @@ def test_generate_items_is_deterministic_for_a_seed() -> None:
 
 def test_generate_items_handles_zero_and_rejects_negative() -> None:
     assert generate_items(0) == []
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="non-negative"):
         generate_items(-1)
 
 
@@ -81,7 +81,8 @@ def test_pngs_decode_at_expected_size(items: list[DemoItem]) -> None:
 
 def test_external_ids_are_unique_and_numbered(items: list[DemoItem]) -> None:
     ids = [item.external_id for item in items]
-    assert ids[0] == "phone-0001" and ids[-1] == "phone-0200"
+    assert ids[0] == "phone-0001"
+    assert ids[-1] == "phone-0200"
     assert len(set(ids)) == len(ids)
 
 
@@ -178,9 +179,9 @@ def test_systematic_confusion_shows_up(items: list[DemoItem]) -> None:
 
 
 def test_simulate_labels_rejects_impossible_overlap(small_items: list[DemoItem]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="overlap must be between"):
         simulate_labels(small_items, overlap=len(DEMO_LABELERS) + 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="coverage must be between"):
         simulate_labels(small_items, coverage=1.5)
 
 
