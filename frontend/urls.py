@@ -1,8 +1,10 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from frontend import views
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", auth_views.LoginView.as_view(), name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("projects/<int:project_id>/label/", views.label, name="label"),
 ]

@@ -27,5 +27,9 @@ def test_demo_loads_once_with_labels_gold_and_slices():
     assert Annotation.objects.filter(project=project).count() > 40
     # and a person can log in to each role
     roles = set(Membership.objects.filter(project=project).values_list("user__username", "role"))
-    assert {("labeler", "labeler"), ("manager", "manager"), ("sme", "reviewer"),
-            ("mle", "engineer")} <= roles
+    assert {
+        ("labeler", "labeler"),
+        ("manager", "manager"),
+        ("sme", "reviewer"),
+        ("mle", "engineer"),
+    } <= roles

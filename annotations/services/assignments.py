@@ -135,7 +135,7 @@ def _resume(*, project: Project, labeler: AbstractBaseUser, now: datetime) -> As
             lease_expires_at__gt=now,
             item__project=project,
         )
-        .order_by("id")
+        .order_by("-updated_at", "-id")  # the latest first: an undone item comes back at once
         .values_list("item_id", flat=True)
     )
     for item_id in held[:_MAX_ATTEMPTS]:

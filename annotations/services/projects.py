@@ -26,6 +26,15 @@ from labelhub.errors import ApplicationError, ConflictError, NotFoundError
 #: Hotkeys handed out to classes that do not name one: 1–9, then letters; B is for borderline.
 _AUTO_HOTKEYS = "123456789acdefghijklmnopqrtuvwxy"
 BORDERLINE_HOTKEY = "b"
+#: Keys the labeling page uses for itself: S skip, Z undo.
+RESERVED_HOTKEYS = frozenset("sz")
+
+
+def _check_hotkey(hotkey: str, field: str) -> None:
+    if hotkey.lower() in RESERVED_HOTKEYS:
+        raise ApplicationError(
+            "reserved_hotkey", f"Hotkey {hotkey!r} is reserved (S skips, Z undoes).", field=field
+        )
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ def _validate_classes(specs: Sequence[ClassSpec]) -> None:
                 "duplicate_class", f"Class key {spec.key!r} appears twice.", field=f"{field}.key"
             )
         seen.add(spec.key)
+        _check_hotkey(spec.hotkey, f"{field}.hotkey")
         if spec.hotkey and spec.hotkey.lower() in hotkeys:
             raise ApplicationError(
                 "duplicate_hotkey",
@@ -147,6 +157,7 @@ def project_update(
 
 def label_class_create(*, project: Project, spec: ClassSpec) -> LabelClass:
     """Add a class at the end of the project's list."""
+    _check_hotkey(spec.hotkey, "hotkey")
     existing = list(LabelClass.objects.filter(project=project))
     if any(c.key == spec.key for c in existing):
         raise ConflictError("duplicate_class", f"Class {spec.key!r} exists.", field="key")

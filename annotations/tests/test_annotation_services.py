@@ -181,3 +181,13 @@ def test_item_completes_at_overlap(project, member):
     submit(member(), item, idem="b")
     item.refresh_from_db()
     assert item.status == "complete"
+
+
+def test_undone_item_comes_back_before_older_leases(project, labeler, items):
+    # given a leased item, then another item labeled (its assignment is newer), then undone
+    first, second = items(2)
+    assert assignment_next(project=project, labeler=labeler).item_id == first.pk
+    annotation = submit(labeler, second).annotation
+    annotation_withdraw(labeler=labeler, annotation_id=annotation.pk)
+    # then the undone item is shown next, before the older lease
+    assert assignment_next(project=project, labeler=labeler).item_id == second.pk

@@ -319,3 +319,15 @@ def test_openapi_schema_builds(api, manager):
     response = api(manager).get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/annotations/" in response.content
+
+
+def test_skip_and_undo_keys_cannot_be_class_hotkeys(api, project, manager):
+    response = api(manager).post(
+        f"/api/v1/projects/{project.pk}/classes/", {"key": "smudge", "hotkey": "s"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "reserved_hotkey"
+    created = api(UserFactory()).post(
+        "/api/v1/projects/", {"name": "P", "classes": [{"key": "a", "hotkey": "Z"}]}, format="json"
+    )
+    assert created.json()["error"]["field"] == "classes[0].hotkey"

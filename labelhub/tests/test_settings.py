@@ -18,12 +18,30 @@ SHOW = (
 
 
 def _settings_in_subprocess(**env):
-    clean = {k: v for k, v in os.environ.items()
-             if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "SECURE_COOKIES",
-                          "SECURE_HSTS_SECONDS", "CELERY_BROKER_URL", "REDIS_URL"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DATABASE_URL",
+            "SECURE_COOKIES",
+            "SECURE_HSTS_SECONDS",
+            "CELERY_BROKER_URL",
+            "REDIS_URL",
+        }
+    }
     clean.update(env, DJANGO_SETTINGS_MODULE="labelhub.settings")
-    return subprocess.run([sys.executable, "-c", SHOW], capture_output=True, text=True, env=clean,
-                          cwd=settings.BASE_DIR, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", SHOW],
+        capture_output=True,
+        text=True,
+        env=clean,
+        cwd=settings.BASE_DIR,
+        check=False,
+    )
 
 
 def test_production_refuses_to_start_without_secret_key():
@@ -39,19 +57,24 @@ def test_production_refuses_to_start_without_allowed_hosts():
 
 
 def test_production_defaults_are_secure():
-    result = _settings_in_subprocess(SECRET_KEY="x" * 50, ALLOWED_HOSTS="example.org",
-                                     CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-                                     DATABASE_URL="postgres://u@db:5432/x")
+    result = _settings_in_subprocess(
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="example.org",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+        DATABASE_URL="postgres://u@db:5432/x",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        '[false, true, true, true, 31536000, false, "django.db.backends.postgresql"]')
+        '[false, true, true, true, 31536000, false, "django.db.backends.postgresql"]'
+    )
 
 
 def test_embedded_default_is_sqlite_debug_and_eager_celery():
     result = _settings_in_subprocess(DEBUG="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        '[true, false, false, true, 0, true, "django.db.backends.sqlite3"]')
+        '[true, false, false, true, 0, true, "django.db.backends.sqlite3"]'
+    )
 
 
 def test_env_getters_name_the_variable_on_bad_values(monkeypatch):

@@ -15,9 +15,12 @@ class Command(BaseCommand):
     def handle(self, *args, items: int, seed: int, **options):
         project, created = demo_load(n_items=items, seed=seed)
         verb = "Loaded" if created else "Found"
-        self.stdout.write(self.style.SUCCESS(
-            f"{verb} demo project #{project.pk}: {project.name} ({project.items.count()} items)."
-        ))
+        count = project.items.count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} demo project #{project.pk}: {project.name} ({count} items)."
+            )
+        )
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for person in PEOPLE:
             self.stdout.write(f"  {person.username:<8} {person.role:<9} {person.note}")

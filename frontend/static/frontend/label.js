@@ -1,0 +1,546 @@
+/**
+ * The labeling page: one item at a time from the REST API, keyboard first.
+ *
+ * Rules that matter here, and why:
+ * - One action at a time. While a request is in flight every key and click is ignored, so a
+ *   double key press (or an impatient click on a slow server) cannot store two labels.
+ * - One idempotency key per item + label attempt. A retry after a network error sends the same
+ *   key, and the server answers with the first result instead of storing the label twice.
+ * - Everything that comes from the server or from a manager (item text, class names,
+ *   instructions) is put into the page with textContent, never as HTML.
+ */
+
+const config = JSON.parse(document.getElementById("label-config").textContent);
+
+const REQUEST_TIMEOUT_MS = 20_000;
+const IMAGE_WAIT_MS = 15_000;
+const STATUS_CLEAR_MS = 6_000;
+const MAX_TIME_SPENT_MS = 86_400_000; // the API's upper bound
+const UNDO_DEPTH = 50;
+// Submit refusals that no retry can fix: the item is no longer ours to label, so move on.
+const ITEM_GONE = new Set(["no_open_slot", "already_labeled", "round_closed"]);
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  stage: $("stage"),
+  image: $("item-image"),
+  imageBox: $("stage-image"),
+  imageError: $("image-error"),
+  caption: $("item-caption"),
+  textBox: $("stage-text"),
+  text: $("item-text"),
+  done: $("stage-done"),
+  loading: $("stage-loading"),
+  itemRef: $("item-ref"),
+  classes: $("classes"),
+  skip: $("skip"),
+  undo: $("undo"),
+  helpToggle: $("help-toggle"),
+  help: $("help"),
+  helpClose: $("help-close"),
+  helpClasses: $("help-classes"),
+  keysLabel: $("keys-label"),
+  instructions: $("instructions"),
+  progress: $("progress"),
+  status: $("status"),
+  error: $("error"),
+  errorMessage: $("error-message"),
+  retry: $("retry"),
+  dismiss: $("dismiss"),
+  workspace: document.querySelector(".workspace"),
+};
+
+const state = {
+  busy: false,
+  item: null, // the item on screen, or null while loading / when all done
+  shownAt: 0, // performance.now() when the item became visible
+  attemptKeys: new Map(), // class key -> idempotency key, for the item on screen
+  undoStack: [], // [{annotationId, itemRef, labelName}], newest last
+  retry: null, // what the Retry button does
+  progressStale: false, // a label was stored or withdrawn since the counter was drawn
+  progressSeq: 0,
+  statusTimer: 0,
+};
+
+const classByHotkey = new Map(
+  config.classes.filter((c) => c.hotkey).map((c) => [c.hotkey.toLowerCase(), c]),
+);
+
+/* ---------- API ---------- */
+
+class ApiError extends Error {
+  constructor(message, { status = 0, code = "network" } = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.moveOn = false; // set when retrying is pointless and the page should fetch the next item
+  }
+
+  get needsLogin() {
+    return this.code === "not_authenticated" || this.code === "authentication_failed";
+  }
+}
+
+function csrfToken() {
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
+  // The logout form carries a token too, for when the cookie is not readable.
+  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
+}
+
+function errorFromResponse(response, body) {
+  const error = body && body.error;
+  if (response.status >= 500 || !error) {
+    return new ApiError(`The server had a problem (HTTP ${response.status}). Try again.`, {
+      status: response.status,
+      code: "server_error",
+    });
+  }
+  return new ApiError(error.message || `Request failed (HTTP ${response.status}).`, {
+    status: response.status,
+    code: error.code,
+  });
+}
+
+async function request(method, url, body) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: {
+        Accept: "application/json",
+        "Content-Type": "application/json",
+        "X-CSRFToken": csrfToken(),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+    });
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw errorFromResponse(response, data);
+    return data;
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    const slow = error.name === "AbortError";
+    throw new ApiError(
+      slow
+        ? "The server did not answer in time. Your label is safe to retry."
+        : "Network error: the server could not be reached. Check your connection and retry.",
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** URLs for ids known only here: the page sends them with a placeholder id. */
+const withId = (template, id) => template.replace(config.urls.id_placeholder, String(id));
+
+function newIdempotencyKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // randomUUID needs a secure context; getRandomValues does not (plain-HTTP intranet installs).
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/* ---------- one action at a time ---------- */
+
+function setBusy(busy) {
+  state.busy = busy;
+  document.body.toggleAttribute("data-busy", busy);
+  ui.workspace.setAttribute("aria-busy", String(busy));
+  ui.retry.disabled = busy;
+  renderAvailability();
+}
+
+/** Run ``steps`` in order as one busy action; a failed step can be retried from where it failed. */
+async function act(steps) {
+  if (state.busy) return;
+  setBusy(true);
+  hideError();
+  try {
+    for (let i = 0; i < steps.length; i += 1) {
+      try {
+        await steps[i]();
+      } catch (error) {
+        const apiError = error instanceof ApiError ? error : unexpected(error);
+        const rest = apiError.moveOn ? [loadNext] : steps.slice(i);
+        showError(apiError, () => act(rest));
+        return;
+      }
+    }
+  } finally {
+    setBusy(false);
+    // After the next item is up, not beside it: the item matters more than the counter.
+    if (state.progressStale) refreshProgress();
+  }
+}
+
+function unexpected(error) {
+  console.error(error);
+  return new ApiError("Something went wrong on this page. Retry, or reload it.", {
+    code: "client_error",
+  });
+}
+
+/* ---------- steps ---------- */
+
+async function loadNext() {
+  state.item = null;
+  ui.stage.dataset.state = "loading";
+  const data = await request("POST", config.urls.next);
+  if (data === null) {
+    showDone();
+    return;
+  }
+  // The item counts as shown (and can be labeled) only once its picture is there: a reflex key
+  // press must not label an image nobody has seen, or the previous one still on screen.
+  const picture = hasImage(data.item) ? await loadPicture(data.item) : null;
+  showItem(data.item, picture);
+}
+
+const hasImage = (item) => item.kind === "image" && Boolean(item.image);
+
+/** A fresh <img> per item, resolved once it has loaded, failed, or kept us waiting too long. */
+function loadPicture(item) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.id = "item-image";
+    img.alt = `Item ${item.external_id}`;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(img);
+    };
+    // Too slow: show the item anyway; the picture appears when it arrives.
+    const timer = setTimeout(settle, IMAGE_WAIT_MS);
+    img.addEventListener("load", settle);
+    img.addEventListener("error", () => {
+      img.hidden = true;
+      if (state.item === item) ui.imageError.hidden = false; // failed after it was shown
+      settle();
+    });
+    img.src = item.image;
+  });
+}
+
+function submitStep(item, cls, key, timeSpentMs) {
+  return async () => {
+    const annotation = await request("POST", config.urls.submit, {
+      item: item.id,
+      value: { label: cls.key },
+      idempotency_key: key,
+      time_spent_ms: timeSpentMs,
+    }).catch((error) => {
+      if (error instanceof ApiError && ITEM_GONE.has(error.code)) error.moveOn = true;
+      throw error;
+    });
+    pushUndo({ annotationId: annotation.id, itemRef: item.external_id, labelName: cls.name });
+    announce(`Saved ${item.external_id} → ${cls.name}`);
+    state.progressStale = true;
+  };
+}
+
+function withdrawStep(entry) {
+  return async () => {
+    await request("POST", withId(config.urls.withdraw, entry.annotationId));
+    state.undoStack.pop();
+    announce(`Undone: ${entry.itemRef} is back`);
+    state.progressStale = true;
+  };
+}
+
+function skipStep(item) {
+  return async () => {
+    await request("POST", withId(config.urls.skip, item.id));
+    announce(`Skipped ${item.external_id}`);
+  };
+}
+
+/* ---------- user actions ---------- */
+
+function attemptKey(classKey) {
+  if (!state.attemptKeys.has(classKey)) state.attemptKeys.set(classKey, newIdempotencyKey());
+  return state.attemptKeys.get(classKey);
+}
+
+function elapsedMs() {
+  return Math.min(MAX_TIME_SPENT_MS, Math.max(0, Math.round(performance.now() - state.shownAt)));
+}
+
+function label(cls) {
+  const item = state.item;
+  if (state.busy || !item) return;
+  const button = ui.classes.querySelector(`[data-key="${CSS.escape(cls.key)}"]`);
+  button?.classList.add("is-pending");
+  // Time and key are fixed at the first press; a retry repeats exactly the same submission.
+  act([submitStep(item, cls, attemptKey(cls.key), elapsedMs()), loadNext]).finally(() =>
+    button?.classList.remove("is-pending"),
+  );
+}
+
+function skip() {
+  const item = state.item;
+  if (state.busy || !item) return;
+  act([skipStep(item), loadNext]);
+}
+
+function undo() {
+  const entry = state.undoStack.at(-1);
+  if (state.busy || !entry) return;
+  act([withdrawStep(entry), loadNext]);
+}
+
+function pushUndo(entry) {
+  state.undoStack.push(entry);
+  if (state.undoStack.length > UNDO_DEPTH) state.undoStack.shift();
+}
+
+/* ---------- rendering ---------- */
+
+function showItem(item, picture) {
+  ui.itemRef.textContent = item.external_id;
+  ui.stage.dataset.itemId = String(item.id);
+  ui.stage.dataset.kind = item.kind;
+  ui.imageBox.hidden = !picture;
+  ui.textBox.hidden = Boolean(picture);
+  ui.done.hidden = true;
+  if (picture) showPicture(item, picture);
+  else {
+    ui.text.textContent = item.text || "(This item has no text.)";
+    ui.textBox.scrollTop = 0;
+  }
+  state.item = item;
+  // A new showing, a new attempt: after an undo the same item must not replay the old key.
+  state.attemptKeys = new Map();
+  state.shownAt = performance.now();
+  ui.stage.dataset.state = "ready";
+}
+
+function showPicture(item, picture) {
+  ui.imageError.hidden = !picture.hidden;
+  ui.image.replaceWith(picture);
+  ui.image = picture;
+  ui.caption.textContent = item.text || "";
+  ui.caption.hidden = !item.text;
+}
+
+function showDone() {
+  state.item = null;
+  ui.itemRef.textContent = "—";
+  delete ui.stage.dataset.itemId;
+  ui.imageBox.hidden = true;
+  ui.textBox.hidden = true;
+  ui.done.hidden = false;
+  ui.stage.dataset.state = "done";
+  announce("All done");
+}
+
+/** aria-disabled rather than disabled: a disabled button would drop keyboard focus mid-flow;
+ * the handlers check the same conditions, so a click on such a button does nothing. */
+function setUnavailable(button, unavailable) {
+  button.setAttribute("aria-disabled", String(unavailable));
+}
+
+function renderAvailability() {
+  const noItem = state.busy || !state.item;
+  for (const button of ui.classes.querySelectorAll("button")) setUnavailable(button, noItem);
+  setUnavailable(ui.skip, noItem);
+  const last = state.undoStack.at(-1);
+  setUnavailable(ui.undo, state.busy || !last);
+  ui.undo.title = last ? `Undo my label on ${last.itemRef} (${last.labelName})` : "Nothing to undo";
+  ui.stage.setAttribute("aria-busy", String(state.busy));
+}
+
+function renderClasses() {
+  for (const cls of config.classes) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = `class-btn${cls.kind === "borderline" ? " class-btn--borderline" : ""}`;
+    button.dataset.key = cls.key;
+    button.setAttribute("aria-label", cls.name);
+    const inner = document.createElement("span");
+    inner.className = "class-btn__inner";
+    if (cls.hotkey) {
+      button.setAttribute("aria-keyshortcuts", cls.hotkey.toUpperCase());
+      const kbd = document.createElement("kbd");
+      kbd.textContent = cls.hotkey.toUpperCase();
+      inner.append(kbd);
+    }
+    const name = document.createElement("span");
+    name.className = "class-btn__name";
+    name.textContent = cls.name;
+    inner.append(name);
+    button.append(inner);
+    button.addEventListener("click", () => label(cls));
+    ui.classes.append(button);
+  }
+}
+
+function renderHelp() {
+  const hotkeys = config.classes.filter((c) => c.hotkey);
+  for (const cls of hotkeys) {
+    const row = ui.helpClasses.insertRow();
+    const key = document.createElement("kbd");
+    key.textContent = cls.hotkey.toUpperCase();
+    row.insertCell().append(key);
+    row.insertCell().textContent = `Label as ${cls.name}`;
+  }
+  for (const cls of hotkeys) {
+    const key = document.createElement("kbd");
+    key.textContent = cls.hotkey.toUpperCase();
+    ui.keysLabel.append(key, " ");
+  }
+  if (!hotkeys.length) ui.keysLabel.textContent = "—";
+}
+
+function renderInstructions() {
+  // Plain text; CSS keeps the manager's line breaks (white-space: pre-line).
+  const text = (config.instructions || "").trim();
+  ui.instructions.textContent = text || "No instructions for this project yet.";
+  ui.instructions.classList.toggle("instructions--empty", !text);
+}
+
+function renderProgress({ my_labels: mine, items_open: open }) {
+  const number = (n) => n.toLocaleString();
+  ui.progress.textContent =
+    `${number(mine)} labeled · ${number(open)} ${open === 1 ? "item needs" : "items need"} labels`;
+}
+
+async function refreshProgress() {
+  // Fire and forget: progress is a nicety and must never block or fail the labeling flow.
+  state.progressStale = false;
+  const seq = ++state.progressSeq;
+  try {
+    const progress = await request("GET", config.urls.progress);
+    if (seq === state.progressSeq) renderProgress(progress);
+  } catch (error) {
+    state.progressStale = true; // try again after the next action
+    console.warn("progress refresh failed", error);
+  }
+}
+
+function announce(message) {
+  ui.status.textContent = message;
+  ui.status.title = message; // the header may cut it short
+  clearTimeout(state.statusTimer);
+  state.statusTimer = setTimeout(() => {
+    ui.status.textContent = "";
+  }, STATUS_CLEAR_MS);
+}
+
+function showError(error, retry) {
+  // Nothing on screen to go back to (the next item did not load): say so in the stage too.
+  if (!state.item && ui.stage.dataset.state === "loading") ui.stage.dataset.state = "error";
+  ui.errorMessage.textContent = error.message;
+  if (error.needsLogin) {
+    ui.errorMessage.textContent = "Your session has ended. Log in again to continue.";
+    const next = encodeURIComponent(location.pathname);
+    state.retry = () => location.assign(`${config.urls.login}?next=${next}`);
+    ui.retry.textContent = "Log in";
+  } else {
+    state.retry = retry;
+    ui.retry.textContent = error.moveOn ? "Next item" : "Retry";
+  }
+  ui.error.hidden = false;
+}
+
+function hideError() {
+  ui.error.hidden = true;
+  state.retry = null;
+}
+
+/* ---------- keyboard ---------- */
+
+/** The character a key stands for, from the physical key when the layout is not Latin. */
+function keyChar(event) {
+  if (/^[0-9a-z]$/i.test(event.key)) return event.key.toLowerCase();
+  const code = event.code || "";
+  if (/^Key[A-Z]$/.test(code)) return code.slice(3).toLowerCase();
+  if (/^(Digit|Numpad)[0-9]$/.test(code)) return code.slice(-1);
+  return event.key;
+}
+
+function isTyping(target) {
+  return target instanceof HTMLElement && (target.isContentEditable ||
+    ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+function onKeyDown(event) {
+  if (event.defaultPrevented || event.isComposing || isTyping(event.target)) return;
+  if (ui.help.open) {
+    if (event.key === "?") {
+      event.preventDefault();
+      ui.help.close();
+    }
+    return;
+  }
+  // Holding a key down must not label (or undo) a run of items.
+  if (event.repeat) return;
+  const char = keyChar(event);
+  const command = event.ctrlKey || event.metaKey;
+  if (command && !event.altKey && char === "z") {
+    event.preventDefault();
+    undo();
+    return;
+  }
+  if (command || event.altKey) return;
+  const handled = handleKey(event.key, char);
+  if (handled) event.preventDefault();
+}
+
+function handleKey(key, char) {
+  if (key === "?") {
+    toggleHelp();
+    return true;
+  }
+  // Class hotkeys win over the page keys if a project ever uses S or Z for a class.
+  const cls = classByHotkey.get(char);
+  if (cls) {
+    label(cls);
+    return true;
+  }
+  if (char === "s") {
+    skip();
+    return true;
+  }
+  if (char === "z" || key === "Backspace") {
+    undo();
+    return true;
+  }
+  return false;
+}
+
+function toggleHelp() {
+  if (ui.help.open) ui.help.close();
+  else {
+    ui.help.showModal();
+    ui.helpToggle.setAttribute("aria-expanded", "true");
+  }
+}
+
+/* ---------- start ---------- */
+
+function wire() {
+  document.addEventListener("keydown", onKeyDown);
+  ui.skip.addEventListener("click", skip);
+  ui.undo.addEventListener("click", undo);
+  ui.helpToggle.addEventListener("click", toggleHelp);
+  ui.helpClose.addEventListener("click", () => ui.help.close());
+  ui.help.addEventListener("close", () => ui.helpToggle.setAttribute("aria-expanded", "false"));
+  ui.retry.addEventListener("click", () => state.retry?.());
+  ui.dismiss.addEventListener("click", hideError);
+}
+
+renderClasses();
+renderHelp();
+renderInstructions();
+renderProgress(config.progress);
+wire();
+act([loadNext]);
