@@ -13,6 +13,11 @@ urlpatterns = [
         name="project-classes",
     ),
     path(
+        "projects/<int:project_id>/classes/<int:class_id>/",
+        views.LabelClassUpdateApi.as_view(),
+        name="project-class-detail",
+    ),
+    path(
         "projects/<int:project_id>/members/",
         views.MembershipListCreateApi.as_view(),
         name="project-members",

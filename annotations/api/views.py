@@ -38,6 +38,7 @@ from annotations.services.imports import items_import_file, items_import_records
 from annotations.services.projects import (
     ClassSpec,
     label_class_create,
+    label_class_update,
     membership_set,
     project_create,
     project_update,
@@ -129,6 +130,28 @@ class LabelClassListCreateApi(ProjectScopedMixin, generics.ListAPIView):
         data.is_valid(raise_exception=True)
         label = label_class_create(project=project, spec=data.to_spec())
         return Response(LabelClassSerializer(label).data, status=status.HTTP_201_CREATED)
+
+
+class LabelClassUpdateApi(ProjectScopedMixin, APIView):
+    """PATCH: managers rename, reorder or re-key a class (its ``key`` is fixed)."""
+
+    project_roles = {"PATCH": MANAGERS}
+
+    class LabelClassUpdateInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=120, required=False)
+        order = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
+        hotkey = serializers.RegexField(r"^[0-9a-zA-Z]?$", required=False)
+
+    @extend_schema(request=LabelClassUpdateInputSerializer, responses=LabelClassSerializer)
+    def patch(self, request: Request, project_id: int, class_id: int) -> Response:
+        project = self.get_project()
+        label_class = label_class_list(project=project).filter(pk=class_id).first()
+        if label_class is None:
+            raise NotFoundError("Class not found.")
+        data = self.LabelClassUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        label_class = label_class_update(label_class=label_class, **data.validated_data)
+        return Response(LabelClassSerializer(label_class).data)
 
 
 class MembershipListCreateApi(ProjectScopedMixin, generics.ListAPIView):

@@ -183,6 +183,31 @@ def label_class_create(*, project: Project, spec: ClassSpec) -> LabelClass:
         raise ConflictError("duplicate_class", "That class or hotkey was just taken.") from exc
 
 
+def label_class_update(
+    *,
+    label_class: LabelClass,
+    name: str | None = None,
+    order: int | None = None,
+    hotkey: str | None = None,
+) -> LabelClass:
+    """Rename, reorder or re-key a class. Its ``key`` never changes: raw annotations name it."""
+    if hotkey:
+        _check_hotkey(hotkey, "hotkey")
+        hotkey = hotkey.lower()
+        taken = LabelClass.objects.filter(project_id=label_class.project_id, hotkey=hotkey)
+        if taken.exclude(pk=label_class.pk).exists():
+            raise ConflictError("duplicate_hotkey", f"Hotkey {hotkey!r} is taken.", field="hotkey")
+    for field, value in (("name", name), ("order", order), ("hotkey", hotkey)):
+        if value is not None:
+            setattr(label_class, field, value)
+    try:
+        with transaction.atomic():
+            label_class.save(update_fields=["name", "order", "hotkey"])
+    except IntegrityError as exc:  # a concurrent request took the hotkey
+        raise ConflictError("duplicate_hotkey", "That hotkey was just taken.") from exc
+    return label_class
+
+
 def membership_set(*, project: Project, username: str, role: str) -> tuple[Membership, bool]:
     """Add ``username`` to the project with ``role``, or change their role. Returns (row, created).
 

@@ -331,3 +331,23 @@ def test_skip_and_undo_keys_cannot_be_class_hotkeys(api, project, manager):
         "/api/v1/projects/", {"name": "P", "classes": [{"key": "a", "hotkey": "Z"}]}, format="json"
     )
     assert created.json()["error"]["field"] == "classes[0].hotkey"
+
+
+def test_managers_rename_and_rekey_classes_but_not_change_keys(api, project, member):
+    dent = LabelClass.objects.get(project=project, key="dent")
+    url = f"/api/v1/projects/{project.pk}/classes/{dent.pk}/"
+    response = api(member("manager")).patch(
+        url, {"name": "Dent (deep)", "hotkey": "D", "key": "other"}, format="json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["key"], response.json()["name"], response.json()["hotkey"]) == (
+        "dent",
+        "Dent (deep)",
+        "d",
+    )
+    taken = api(member("manager")).patch(url, {"hotkey": "1"}, format="json")
+    assert taken.status_code == 409
+    assert api(member("labeler")).patch(url, {"name": "x"}, format="json").status_code == 403
+    other_project_class = ProjectFactory().classes.first()
+    missing = f"/api/v1/projects/{project.pk}/classes/{other_project_class.pk}/"
+    assert api(member("manager")).patch(missing, {"name": "x"}, format="json").status_code == 404
