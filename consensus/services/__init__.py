@@ -1,0 +1,1 @@
+"""Business actions of the consistency domain."""

@@ -1,0 +1,105 @@
+"""Coalesced project recomputes: many label commits, a handful of report computations.
+
+State lives in Django's cache (Redis in production, local memory in the embedded default), so
+eager mode behaves like a worker:
+
+* ``requested`` — a per-project counter, incremented after every committed label. A report
+  answers the counter value read *before* its data snapshot, so it covers every commit counted.
+* ``queued`` — set while a recompute task waits in the broker; requests that find it set do not
+  enqueue another (the queued task will read the newest counter when it starts).
+* ``lock`` — held by the one run computing a project's report; a run that finds it held exits,
+  and the holder checks the counter again after releasing it, so no request is ever lost.
+
+A report is written whole, in one transaction, or not at all (see ``reports.report_recompute``).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Callable
+
+from django.core.cache import cache
+
+from consensus.models import ConsistencyReport
+
+logger = logging.getLogger(__name__)
+
+QUEUED_TTL_SECONDS = 300
+LOCK_TTL_SECONDS = 900
+#: Recomputes one run may chain when labels keep arriving, before it hands over to a new task.
+MAX_ROUNDS_PER_RUN = 3
+
+
+class RunOutcome(enum.StrEnum):
+    COMPUTED = "computed"
+    UP_TO_DATE = "up_to_date"
+    BUSY = "busy"
+    MORE_PENDING = "more_pending"
+
+
+def _key(project_id: int, name: str) -> str:
+    return f"labelhub:consistency:{project_id}:{name}"
+
+
+def latest_version(project_id: int) -> int:
+    version = (
+        ConsistencyReport.objects.filter(project_id=project_id)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    return version or 0
+
+
+def requested_version(project_id: int) -> int:
+    """The newest request; after a cache flush, one past the newest report."""
+    key = _key(project_id, "requested")
+    value = cache.get(key)
+    if value is None:
+        cache.add(key, latest_version(project_id) + 1, timeout=None)
+        value = cache.get(key, 0)
+    return int(value)
+
+
+def recompute_mark_requested(*, project_id: int) -> bool:
+    """Count one more request. Returns True when the caller should enqueue a task."""
+    key = _key(project_id, "requested")
+    try:
+        cache.incr(key)
+    except ValueError:  # missing: start one past the newest report
+        requested_version(project_id)
+    return cache.add(_key(project_id, "queued"), 1, timeout=QUEUED_TTL_SECONDS)
+
+
+def recompute_is_running(project_id: int) -> bool:
+    return cache.get(_key(project_id, "lock")) is not None
+
+
+def recompute_run(
+    *, project_id: int, compute: Callable[[int, int], ConsistencyReport | None]
+) -> RunOutcome:
+    """Compute the report if a newer one was requested, under the project's lock.
+
+    ``compute(project_id, version)`` builds and stores one report. Returns what happened; on
+    ``MORE_PENDING`` the caller enqueues another run.
+    """
+    cache.delete(_key(project_id, "queued"))
+    lock = _key(project_id, "lock")
+    for _ in range(MAX_ROUNDS_PER_RUN):
+        wanted = requested_version(project_id)
+        if latest_version(project_id) >= wanted:
+            return RunOutcome.UP_TO_DATE
+        token = uuid.uuid4().hex
+        if not cache.add(lock, token, timeout=LOCK_TTL_SECONDS):
+            return RunOutcome.BUSY
+        try:
+            compute(project_id, wanted)
+        finally:
+            if cache.get(lock) == token:
+                cache.delete(lock)
+        if requested_version(project_id) <= wanted:
+            return RunOutcome.COMPUTED
+        logger.info("project %s: labels arrived during the recompute; going again", project_id)
+    return RunOutcome.MORE_PENDING
