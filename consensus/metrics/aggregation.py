@@ -238,7 +238,7 @@ def dawid_skene(
     data: ArrayLike,
     max_iter: int = 100,
     tol: float = 1e-6,
-    smoothing: float = 1.0,
+    smoothing: float = 0.01,
     n_classes: int | None = None,
 ) -> DawidSkene:
     """Dawid–Skene maximum-(penalised-)likelihood estimate of labeler confusion matrices by EM.
@@ -255,10 +255,12 @@ def dawid_skene(
     - M step: θ_j[k, l] = (α + Σ_i T_ik y_ijl) / (K α + Σ_i T_ik Σ_l y_ijl),
       π_k = (α + Σ_i T_ik) / (K α + N'), N' = items with at least one label.
 
-    ``smoothing`` α > 0 is a symmetric Dirichlet(α + 1) prior (α = 1: Laplace's add-one), making
-    this the MAP variant of the EM: a labeler with one label, or a class nobody used, gets
-    smoothed rows instead of zeros (log 0) or 0/0. It biases a labeler's estimated accuracy toward
-    1/K by about α·K / (labels it gave on that class), small once labelers label tens of items.
+    ``smoothing`` α > 0 is a symmetric Dirichlet(α + 1) prior, making this the MAP variant of the
+    EM: a labeler with one label, or a class nobody used, gets smoothed rows instead of zeros
+    (log 0) or 0/0. It biases a labeler's estimated accuracy toward 1/K by about α·K / (labels it
+    gave on that class). The default α = 0.01 is weak on purpose: Laplace's add-one (α = 1) swamps
+    small projects — 3 labelers × 4 items fall to the uniform fixed point (every posterior 1/K)
+    and unanimous items lose their label (tested).
 
     Start: the soft majority vote T_ik = n_ik / n_i (as in the paper), then M, E, M, E, …; the
     same data always gives the same fit. Stops after the first iteration ≥ 2 whose largest change

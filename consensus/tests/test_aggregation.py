@@ -304,3 +304,11 @@ def test_dawid_skene_never_produces_nan_for_labelled_items(data, seed):
     permuted = dawid_skene(data[order], n_classes=3, max_iter=20)
     np.testing.assert_allclose(permuted.posterior, result.posterior, atol=1e-9)
     np.testing.assert_allclose(permuted.confusion, result.confusion[order], atol=1e-9)
+
+
+def test_dawid_skene_keeps_unanimous_items_on_a_tiny_project():
+    # 3 labelers × 4 items, 4 classes, one never used: add-one smoothing would flatten this
+    data = np.array([[0, 0, 2, np.nan], [0, 1, 2, 2], [0, 1, 1, np.nan]])
+    result = dawid_skene(data, n_classes=4)
+    assert result.label[0] == 0 and result.label[2] == 2
+    assert result.probability[0] > 0.9
