@@ -48,7 +48,8 @@ def test_data_bridge_codes_labels_as_the_grid(project, labeled):
     expected = [[0, 0, 2, np.nan], [0, 1, 2, 2], [0, 1, 1, np.nan]]
     np.testing.assert_array_equal(data.matrix, expected)
     assert data.class_keys == ["clean", "scratch", "dent", "borderline"]
-    assert data.gold[0] == 0 and np.isnan(data.gold[1:]).all()
+    assert data.gold[0] == 0
+    assert np.isnan(data.gold[1:]).all()
     assert [s.name for s in data.slices] == ["camera"]
     assert data.n_annotations == 10
 
@@ -66,7 +67,8 @@ def test_report_holds_the_metrics_of_the_data(project, labeled):
         3,
     )
     by_user = {row["username"]: row for row in report.per_labeler}
-    assert by_user["ana"]["labels"] == 3 and by_user["ana"]["gold_accuracy"] == 1.0
+    assert by_user["ana"]["labels"] == 3
+    assert by_user["ana"]["gold_accuracy"] == 1.0
     assert by_user["ben"]["median_time_ms"] == 1000.0
     assert {(r["slice"], r["value"], r["items"]) for r in report.per_slice} == {
         ("camera", "A", 2),
