@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from consensus.services.recompute import RunOutcome, recompute_mark_requested, recompute_run
+from consensus.services.recompute import (
+    RunOutcome,
+    recompute_mark_queued,
+    recompute_mark_requested,
+    recompute_run,
+)
 from consensus.services.reports import report_recompute
 
 logger = logging.getLogger(__name__)
@@ -28,8 +34,8 @@ def report_recompute_task(self, project_id: int) -> str:
         project_id=project_id,
         compute=lambda pid, version: report_recompute(project_id=pid, version=version),
     )
-    if outcome is RunOutcome.MORE_PENDING:
-        report_recompute_enqueue(project_id)
+    if outcome is RunOutcome.MORE_PENDING and recompute_mark_queued(project_id=project_id):
+        _send(project_id)
     logger.info("consistency report for project %s: %s", project_id, outcome)
     return str(outcome)
 
@@ -37,6 +43,13 @@ def report_recompute_task(self, project_id: int) -> str:
 def report_recompute_enqueue(project_id: int) -> bool:
     """Ask for a recompute; enqueues a task unless one is already waiting. Call after commit."""
     if recompute_mark_requested(project_id=project_id):
-        report_recompute_task.delay(project_id)
+        _send(project_id)
         return True
     return False
+
+
+def _send(project_id: int) -> None:
+    # The countdown gathers a burst of labels into one recompute (ignored in eager mode).
+    report_recompute_task.apply_async(
+        args=(project_id,), countdown=settings.LABELHUB_RECOMPUTE_DELAY_SECONDS
+    )

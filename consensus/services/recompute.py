@@ -6,9 +6,12 @@ eager mode behaves like a worker:
 * ``requested`` — a per-project counter, incremented after every committed label. A report
   answers the counter value read *before* its data snapshot, so it covers every commit counted.
 * ``queued`` — set while a recompute task waits in the broker; requests that find it set do not
-  enqueue another (the queued task will read the newest counter when it starts).
+  enqueue another (the queued task will read the newest counter when it starts). Tasks are
+  enqueued with a short countdown (``LABELHUB_RECOMPUTE_DELAY_SECONDS``), so a burst of labels
+  within that window costs one recompute.
 * ``lock`` — held by the one run computing a project's report; a run that finds it held exits,
-  and the holder checks the counter again after releasing it, so no request is ever lost.
+  and the holder checks the counter again after releasing it and, if labels arrived meanwhile,
+  hands over to a new queued task, so no request is ever lost.
 
 A report is written whole, in one transaction, or not at all (see ``reports.report_recompute``).
 """
@@ -28,8 +31,6 @@ logger = logging.getLogger(__name__)
 
 QUEUED_TTL_SECONDS = 300
 LOCK_TTL_SECONDS = 900
-#: Recomputes one run may chain when labels keep arriving, before it hands over to a new task.
-MAX_ROUNDS_PER_RUN = 3
 
 
 class RunOutcome(enum.StrEnum):
@@ -70,6 +71,11 @@ def recompute_mark_requested(*, project_id: int) -> bool:
         cache.incr(key)
     except ValueError:  # missing: start one past the newest report
         requested_version(project_id)
+    return recompute_mark_queued(project_id=project_id)
+
+
+def recompute_mark_queued(*, project_id: int) -> bool:
+    """Claim the project's one queued-task slot. True: the caller enqueues the task."""
     return cache.add(_key(project_id, "queued"), 1, timeout=QUEUED_TTL_SECONDS)
 
 
@@ -83,23 +89,23 @@ def recompute_run(
     """Compute the report if a newer one was requested, under the project's lock.
 
     ``compute(project_id, version)`` builds and stores one report. Returns what happened; on
-    ``MORE_PENDING`` the caller enqueues another run.
+    ``MORE_PENDING`` (labels arrived while computing) the caller enqueues another run unless one
+    is queued already.
     """
     cache.delete(_key(project_id, "queued"))
     lock = _key(project_id, "lock")
-    for _ in range(MAX_ROUNDS_PER_RUN):
-        wanted = requested_version(project_id)
-        if latest_version(project_id) >= wanted:
-            return RunOutcome.UP_TO_DATE
-        token = uuid.uuid4().hex
-        if not cache.add(lock, token, timeout=LOCK_TTL_SECONDS):
-            return RunOutcome.BUSY
-        try:
-            compute(project_id, wanted)
-        finally:
-            if cache.get(lock) == token:
-                cache.delete(lock)
-        if requested_version(project_id) <= wanted:
-            return RunOutcome.COMPUTED
-        logger.info("project %s: labels arrived during the recompute; going again", project_id)
-    return RunOutcome.MORE_PENDING
+    wanted = requested_version(project_id)
+    if latest_version(project_id) >= wanted:
+        return RunOutcome.UP_TO_DATE
+    token = uuid.uuid4().hex
+    if not cache.add(lock, token, timeout=LOCK_TTL_SECONDS):
+        return RunOutcome.BUSY
+    try:
+        compute(project_id, wanted)
+    finally:
+        if cache.get(lock) == token:
+            cache.delete(lock)
+    if requested_version(project_id) > wanted:
+        logger.info("project %s: labels arrived during the recompute", project_id)
+        return RunOutcome.MORE_PENDING
+    return RunOutcome.COMPUTED

@@ -1,0 +1,159 @@
+"""A real Celery worker and Redis: a burst of labels causes a handful of recomputes, and a
+failing write is retried with backoff without ever leaving a half-written report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+
+from annotations.services.annotations import annotation_submit
+from consensus.models import ConsistencyReport, ItemConsensus
+from consensus.services.recompute import latest_version, requested_version
+from consensus.tasks import report_recompute_enqueue
+from labelhub.celery import app
+from tests.factories import ItemFactory
+
+REDIS_URL = os.environ.get("LABELHUB_TEST_REDIS_URL")
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.celery_worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not REDIS_URL, reason="set LABELHUB_TEST_REDIS_URL (CI does)"),
+]
+
+
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+@pytest.fixture
+def worker(tmp_path: Path):
+    """A Celery worker process on the test database, sharing Redis (broker and cache)."""
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    db = connection.settings_dict
+    # A short lock timeout lets the retry test make the worker's write fail fast.
+    options = quote("-c lock_timeout=500")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        f"?options={options}",
+        "CELERY_BROKER_URL": REDIS_URL,
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_CONN_MAX_AGE": "0",
+    }
+    log = (tmp_path / "worker.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "labelhub",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+    previous = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    try:
+        with override_settings(CACHES=caches):
+            _wait(lambda: bool(app.control.ping(timeout=0.5)), 60, "the worker to start")
+            yield process
+    finally:
+        app.conf.update(previous)
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+        print((tmp_path / "worker.log").read_text()[-3000:])
+
+
+def test_a_burst_of_labels_causes_a_handful_of_recomputes(worker, project, member):
+    # given 60 items and 3 labelers
+    items = ItemFactory.create_batch(60, project=project)
+    users = [member() for _ in range(3)]
+    # when 180 labels are committed as fast as possible (each asks for a recompute after commit)
+    for item in items:
+        for user in users:
+            annotation_submit(
+                labeler=user,
+                item_id=item.pk,
+                value={"label": "dent"},
+                idempotency_key=f"{user.pk}-{item.pk}",
+            )
+    # then the worker catches up with the newest request
+    _wait(
+        lambda: latest_version(project.pk) >= requested_version(project.pk),
+        60,
+        "the report to catch up",
+    )
+    reports = ConsistencyReport.objects.filter(project=project)
+    assert requested_version(project.pk) == 180
+    assert 1 <= reports.count() <= 10, reports.count()
+    newest = reports.order_by("-version").first()
+    assert newest.n_annotations == 180
+    assert ItemConsensus.objects.filter(project=project, n_labels=3).count() == 60
+
+
+def test_a_failed_write_is_retried_and_never_half_written(worker, project, member):
+    # given labels, and the report table locked against writes (the worker's insert times out)
+    item = ItemFactory(project=project)
+    user = member()
+    db = connection.settings_dict
+    blocker = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=False
+    )
+    blocker.execute("LOCK TABLE consensus_consistencyreport IN EXCLUSIVE MODE")
+    try:
+        annotation_submit(
+            labeler=user, item_id=item.pk, value={"label": "dent"}, idempotency_key="k"
+        )  # enqueues a recompute after commit
+        time.sleep(3)  # the worker tries, times out on the lock, backs off, tries again
+        # then nothing was written while the write could not complete
+        assert not ConsistencyReport.objects.filter(project=project).exists()
+        assert not ItemConsensus.objects.filter(project=project, method="dawid_skene").exists()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # and once the lock is gone a retry stores exactly one whole report
+    _wait(
+        lambda: ConsistencyReport.objects.filter(project=project).exists(), 60, "a retry to succeed"
+    )
+    assert ConsistencyReport.objects.filter(project=project).count() == 1
+    assert ConsistencyReport.objects.get(project=project).n_annotations == 1
+
+
+def test_enqueue_sends_one_task_while_one_waits(worker, project):
+    # the worker is idle, so the task runs; a second request right away finds it queued or done
+    report_recompute_enqueue(project.pk)
+    _wait(lambda: ConsistencyReport.objects.filter(project=project).exists(), 30, "a report")
