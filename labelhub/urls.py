@@ -8,6 +8,7 @@ from labelhub.health import healthz
 
 urlpatterns = [
     path("api/v1/", include(("annotations.api.urls", "api"))),
+    path("api/v1/", include(("consensus.api.urls", "consensus-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
