@@ -34,6 +34,20 @@ class Project(models.Model):
     )
     instructions = models.TextField(blank=True, help_text="Labeling instructions (markdown).")
     current_round = models.PositiveIntegerField(default=1)
+    # Gold mixing (off while rate and onboarding are 0): gold items leave the overlap pool and are
+    # served to every labeler, mixed into the queue, to measure each labeler's accuracy.
+    gold_rate = models.FloatField(
+        default=0.0, help_text="Share of served items that are gold (0 = off)."
+    )
+    gold_onboarding = models.PositiveSmallIntegerField(
+        default=0, help_text="A new labeler's first N items are gold."
+    )
+    gold_min_accuracy = models.FloatField(
+        null=True, blank=True, help_text="Pause a labeler whose gold accuracy falls below this."
+    )
+    gold_min_answers = models.PositiveSmallIntegerField(
+        default=10, help_text="Gold answers needed before a labeler can be paused."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -45,10 +59,17 @@ class Project(models.Model):
                 condition=Q(overlap__gte=1) & Q(overlap__lte=50), name="project_overlap_1_50"
             ),
             models.CheckConstraint(condition=Q(current_round__gte=1), name="project_round_gte_1"),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_0_1"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def gold_mixing(self) -> bool:
+        return self.gold_rate > 0 or self.gold_onboarding > 0
 
 
 class Round(models.Model):
@@ -154,6 +175,11 @@ class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A labeler's running gold record (reset when a manager lifts a pause).
+    gold_answered = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         constraints = [

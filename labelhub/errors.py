@@ -56,8 +56,8 @@ class NotFoundError(ApplicationError):
 
 
 class ForbiddenError(ApplicationError):
-    def __init__(self, message: str) -> None:
-        super().__init__("permission_denied", message, status_code=status.HTTP_403_FORBIDDEN)
+    def __init__(self, message: str, *, code: str = "permission_denied") -> None:
+        super().__init__(code, message, status_code=status.HTTP_403_FORBIDDEN)
 
 
 class ConflictError(ApplicationError):

@@ -125,6 +125,19 @@ LABELHUB_LEASE_SECONDS = env_int("LABELHUB_LEASE_SECONDS", 600)
 # Seconds a requested consistency recompute waits, gathering a burst of labels into one run.
 LABELHUB_RECOMPUTE_DELAY_SECONDS = env_int("LABELHUB_RECOMPUTE_DELAY_SECONDS", 2)
 
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "labelhub@localhost")
+
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {

@@ -5,13 +5,16 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from annotations.models import Annotation, Item, LabelClass, Membership, Project
+from annotations.models import Annotation, Item, LabelClass, Membership, Project, Role
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabelClass
         fields = ["id", "key", "name", "kind", "hotkey", "order"]
+
+
+GOLD_SETTINGS = ("gold_rate", "gold_onboarding", "gold_min_accuracy", "gold_min_answers")
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -31,15 +34,34 @@ class ProjectSerializer(serializers.ModelSerializer):
             "created_at",
             "my_role",
             "classes",
+            *GOLD_SETTINGS,
         ]
+
+    def to_representation(self, project: Project) -> dict:
+        data = super().to_representation(project)
+        if getattr(project, "my_role", None) == Role.LABELER:  # blind: no hint of gold mixing
+            for field in GOLD_SETTINGS:
+                data.pop(field)
+        return data
 
 
 class MembershipSerializer(serializers.ModelSerializer):
+    """What managers see of a member, including the running gold record and any pause."""
+
     username = serializers.CharField(source="user.username")
 
     class Meta:
         model = Membership
-        fields = ["id", "username", "role", "created_at"]
+        fields = [
+            "id",
+            "username",
+            "role",
+            "created_at",
+            "gold_answered",
+            "gold_correct",
+            "paused_at",
+            "paused_reason",
+        ]
 
 
 def item_media_url(item: Item, *, thumbnail: bool = False) -> str | None:

@@ -22,6 +22,11 @@ urlpatterns = [
         views.MembershipListCreateApi.as_view(),
         name="project-members",
     ),
+    path(
+        "projects/<int:project_id>/members/unpause/",
+        views.MembershipUnpauseApi.as_view(),
+        name="project-members-unpause",
+    ),
     path("projects/<int:project_id>/items/", views.ItemListApi.as_view(), name="project-items"),
     path(
         "projects/<int:project_id>/items/import/",

@@ -34,6 +34,7 @@ from annotations.selectors import (
 )
 from annotations.services.annotations import annotation_submit, annotation_withdraw
 from annotations.services.assignments import assignment_next, assignment_skip
+from annotations.services.gold import membership_unpause
 from annotations.services.imports import items_import_file, items_import_records
 from annotations.services.projects import (
     ClassSpec,
@@ -98,6 +99,12 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         description = serializers.CharField(required=False, allow_blank=True)
         instructions = serializers.CharField(required=False, allow_blank=True)
         overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
+        gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+        gold_onboarding = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+        gold_min_accuracy = serializers.FloatField(
+            min_value=0, max_value=1, required=False, allow_null=True
+        )
+        gold_min_answers = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
 
     @extend_schema(responses=ProjectSerializer)
     def get(self, request: Request, project_id: int) -> Response:
@@ -108,7 +115,7 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         project = self.get_project()
         data = self.ProjectUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project_update(project=project, **data.validated_data)
+        project_update(project=project, changes=data.validated_data)
         project = project_get_for_user(user=request.user, project_id=project.pk)
         return Response(ProjectSerializer(project).data)
 
@@ -178,6 +185,23 @@ class MembershipListCreateApi(ProjectScopedMixin, generics.ListAPIView):
             MembershipSerializer(membership).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class MembershipUnpauseApi(ProjectScopedMixin, APIView):
+    """Managers lift a labeler's pause (their gold record starts afresh)."""
+
+    project_roles = {"POST": MANAGERS}
+
+    class MembershipUnpauseInputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+
+    @extend_schema(request=MembershipUnpauseInputSerializer, responses=MembershipSerializer)
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.get_project()
+        data = self.MembershipUnpauseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = membership_unpause(project=project, **data.validated_data)
+        return Response(MembershipSerializer(membership).data)
 
 
 class ItemListApi(ProjectScopedMixin, generics.ListAPIView):

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from annotations.models import Item, Role
-from annotations.selectors import membership_role
+from annotations.models import Item, Membership, Role
 from labelhub.errors import ForbiddenError, NotFoundError
 
 
-def ensure_labeler(*, item: Item, user: AbstractBaseUser) -> None:
-    """Only the project's labelers label. Non-members get 404 so item ids do not leak."""
-    role = membership_role(user=user, project_id=item.project_id)
-    if role is None:
+def labeler_membership(*, project_id: int, user: AbstractBaseUser) -> Membership:
+    """The user's labeler membership, not paused. Non-members get 404 so ids do not leak."""
+    membership = Membership.objects.filter(user=user, project_id=project_id).first()
+    if membership is None:
         raise NotFoundError("Item not found.")
-    if role != Role.LABELER:
+    if membership.role != Role.LABELER:
         raise ForbiddenError("Only the project's labelers submit labels (labeling is blind).")
+    if membership.paused_at is not None:
+        raise ForbiddenError(
+            "Your labeling in this project is paused; a project manager can lift the pause.",
+            code="labeler_paused",
+        )
+    return membership
+
+
+def ensure_labeler(*, item: Item, user: AbstractBaseUser) -> Membership:
+    return labeler_membership(project_id=item.project_id, user=user)

@@ -26,6 +26,7 @@ from annotations.services.assignments import (
     item_has_open_slot,
     lease_duration,
 )
+from annotations.services.gold import gold_record
 from annotations.signals import annotation_committed
 from labelhub.errors import ApplicationError, ConflictError, NotFoundError
 
@@ -149,6 +150,10 @@ def annotation_submit(
             if item.labels_done >= item.project.overlap:
                 item.status = ItemStatus.COMPLETE
             item.save(update_fields=["labels_done", "status"])
+            if item.gold_label_id is not None:
+                gold_record(
+                    project=item.project, item=item, labeler=labeler, label_id=label.pk, sign=+1
+                )
             _announce(annotation, withdrawn=False)
             return SubmitResult(annotation=annotation, created=True)
     except IntegrityError:
@@ -196,7 +201,18 @@ def annotation_withdraw(
             lease_expires_at=now + lease_duration(),
         )
         item.labels_done -= 1
-        item.status = ItemStatus.OPEN
+        # Gold items under gold mixing may hold more labels than the overlap.
+        item.status = (
+            ItemStatus.OPEN if item.labels_done < item.project.overlap else ItemStatus.COMPLETE
+        )
         item.save(update_fields=["labels_done", "status"])
+        if item.gold_label_id is not None:
+            gold_record(
+                project=item.project,
+                item=item,
+                labeler=labeler,
+                label_id=annotation.label_id,
+                sign=-1,
+            )
         _announce(annotation, withdrawn=True)
         return annotation

@@ -17,6 +17,7 @@ changes an item's leases or annotations holds the same row lock, so the re-check
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,7 +29,8 @@ from django.utils import timezone
 
 from annotations.locks import item_lock, item_lock_first_free
 from annotations.models import Assignment, AssignmentStatus, Item, ItemStatus, Project
-from annotations.services.access import ensure_labeler
+from annotations.services.access import ensure_labeler, labeler_membership
+from annotations.services.gold import gold_wanted
 from labelhub.errors import ConflictError
 
 #: How many locked-then-rejected candidates one request tolerates before giving up (204).
@@ -53,7 +55,12 @@ def _live_leases(*, item_id: int, round_number: int, now: datetime, exclude_labe
 
 
 def item_has_open_slot(*, item: Item, labeler_id: int, now: datetime) -> bool:
-    """Under the item's row lock: is there a slot not filled or leased by someone else?"""
+    """Under the item's row lock: is there a slot not filled or leased by someone else?
+
+    Gold items under gold mixing have no overlap cap: every labeler may answer them once.
+    """
+    if item.gold_label_id is not None and item.project.gold_mixing:
+        return True
     if item.status != ItemStatus.OPEN:
         return False
     taken = item.labels_done + _live_leases(
@@ -62,13 +69,27 @@ def item_has_open_slot(*, item: Item, labeler_id: int, now: datetime) -> bool:
     return taken < item.project.overlap
 
 
-def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
-    done_or_skipped = Assignment.objects.filter(
-        item=OuterRef("pk"),
-        labeler=labeler,
-        round=OuterRef("round"),
-        status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED),
+def _done_or_skipped(labeler: AbstractBaseUser) -> Exists:
+    return Exists(
+        Assignment.objects.filter(
+            item=OuterRef("pk"),
+            labeler=labeler,
+            round=OuterRef("round"),
+            status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED),
+        )
     )
+
+
+def _gold_candidates(*, project: Project, labeler: AbstractBaseUser):
+    """Gold items the labeler has not answered this round, the least answered first."""
+    return (
+        Item.objects.filter(project=project, gold_label__isnull=False)
+        .filter(~_done_or_skipped(labeler))
+        .order_by("labels_done", "id")
+    )
+
+
+def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
     live_leases = (
         Assignment.objects.filter(
             item=OuterRef("pk"),
@@ -81,9 +102,11 @@ def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
         .annotate(n=Count("id"))
         .values("n")
     )
+    items = Item.objects.filter(project=project, status=ItemStatus.OPEN)
+    if project.gold_mixing:  # gold items are served by the gold path only
+        items = items.filter(gold_label__isnull=True)
     return (
-        Item.objects.filter(project=project, status=ItemStatus.OPEN)
-        .filter(~Exists(done_or_skipped))
+        items.filter(~_done_or_skipped(labeler))
         .annotate(leases=Coalesce(Subquery(live_leases), Value(0)))
         .filter(leases__lt=project.overlap - F("labels_done"))
         .order_by("-labels_done", "id")
@@ -146,29 +169,57 @@ def _resume(*, project: Project, labeler: AbstractBaseUser, now: datetime) -> As
 
 
 def assignment_next(
-    *, project: Project, labeler: AbstractBaseUser, now: datetime | None = None
+    *,
+    project: Project,
+    labeler: AbstractBaseUser,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
 ) -> Assignment | None:
     """Lease the next item for ``labeler`` in ``project``; ``None`` when nothing is left.
 
+    Order: the labeler's live lease; a gold item when gold mixing asks for one (see
+    ``services.gold``); the fullest open item. A paused labeler gets 403 ``labeler_paused``.
     Locks: the chosen item's row (SKIP LOCKED while searching, so labelers never wait on each
     other). Returns the assignment with ``item`` loaded.
     """
     now = now or timezone.now()
+    membership = labeler_membership(project_id=project.pk, user=labeler)
     with transaction.atomic():
         resumed = _resume(project=project, labeler=labeler, now=now)
         if resumed is not None:
             return resumed
-        rejected: list[int] = []
-        for _ in range(_MAX_ATTEMPTS):
-            candidates = _candidates(project=project, labeler=labeler, now=now)
-            if rejected:
-                candidates = candidates.exclude(pk__in=rejected)
-            item = item_lock_first_free(candidates.select_related("project"))
-            if item is None:
-                return None
-            if item_has_open_slot(item=item, labeler_id=labeler.pk, now=now):
-                return _lease(item=item, labeler=labeler, now=now)
-            rejected.append(item.pk)
+        wants_gold = gold_wanted(project=project, membership=membership, rng=rng)
+        if wants_gold and (gold := _lease_gold(project=project, labeler=labeler, now=now)):
+            return gold
+        ordinary = _lease_ordinary(project=project, labeler=labeler, now=now)
+        if ordinary is None and project.gold_mixing and not wants_gold:
+            # Nothing ordinary left: gold items the labeler has not answered still are.
+            return _lease_gold(project=project, labeler=labeler, now=now)
+        return ordinary
+
+
+def _lease_gold(*, project: Project, labeler: AbstractBaseUser, now: datetime) -> Assignment | None:
+    gold = item_lock_first_free(
+        _gold_candidates(project=project, labeler=labeler).select_related("project")
+    )
+    return _lease(item=gold, labeler=labeler, now=now) if gold is not None else None
+
+
+def _lease_ordinary(
+    *, project: Project, labeler: AbstractBaseUser, now: datetime
+) -> Assignment | None:
+    """The fullest open item with a free slot (re-checked under its lock)."""
+    rejected: list[int] = []
+    for _ in range(_MAX_ATTEMPTS):
+        candidates = _candidates(project=project, labeler=labeler, now=now)
+        if rejected:
+            candidates = candidates.exclude(pk__in=rejected)
+        item = item_lock_first_free(candidates.select_related("project"))
+        if item is None:
+            return None
+        if item_has_open_slot(item=item, labeler_id=labeler.pk, now=now):
+            return _lease(item=item, labeler=labeler, now=now)
+        rejected.append(item.pk)
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -124,26 +125,38 @@ def project_create(
     return project
 
 
-def project_update(
-    *,
-    project: Project,
-    name: str | None = None,
-    description: str | None = None,
-    instructions: str | None = None,
-    overlap: int | None = None,
-) -> Project:
-    """Change a project's fields. A new ``overlap`` re-opens or completes items in bulk."""
+#: Project fields a manager may change after creation.
+PROJECT_SETTINGS = frozenset(
+    {
+        "name",
+        "description",
+        "instructions",
+        "overlap",
+        "gold_rate",
+        "gold_onboarding",
+        "gold_min_accuracy",
+        "gold_min_answers",
+    }
+)
+
+
+def project_update(*, project: Project, changes: dict[str, Any]) -> Project:
+    """Change project settings (keys of ``PROJECT_SETTINGS``; ``gold_min_accuracy`` may be None
+    to turn pausing off). A new ``overlap`` re-opens or completes items in two bulk UPDATEs.
+
+    Locks: the project row.
+    """
+    unknown = set(changes) - PROJECT_SETTINGS
+    if unknown:
+        raise ApplicationError(
+            "invalid", f"{sorted(unknown)[0]} cannot be changed.", field=sorted(unknown)[0]
+        )
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
-        for field, value in (
-            ("name", name),
-            ("description", description),
-            ("instructions", instructions),
-            ("overlap", overlap),
-        ):
-            if value is not None:
-                setattr(project, field, value)
+        for field, value in changes.items():
+            setattr(project, field, value)
         project.save()
+        overlap = changes.get("overlap")
         if overlap is not None:
             items = Item.objects.filter(project=project)
             items.filter(status=ItemStatus.COMPLETE, labels_done__lt=overlap).update(
