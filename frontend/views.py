@@ -1,5 +1,7 @@
-"""Pages. Thin template views over the annotations selectors; the labeling page itself talks to
-the REST API from ``static/frontend/label.js``, so its rules live in one place (the services)."""
+"""Pages. Thin template views over the annotations and consensus selectors; the labeling page
+talks to the REST API from ``static/frontend/label.js``, so its rules live in one place (the
+services). The consistency dashboard is drawn on the server from the newest report
+(``frontend.charts`` turns its JSON into numbers, colours and SVG geometry)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,23 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models.functions import Left
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from annotations.models import Project, Role
 from annotations.selectors import (
+    SEES_LABELS,
     LabelerProgress,
+    item_list,
     label_class_list,
     labeler_progress,
     project_get_for_user,
     project_list_for_user,
 )
+from consensus.selectors import report_state
+from frontend import charts
 from labelhub.errors import ForbiddenError, NotFoundError
 
 
@@ -43,6 +50,11 @@ class ProjectCard:
     @property
     def can_label(self) -> bool:
         return self.project.my_role == Role.LABELER
+
+    @property
+    def can_review(self) -> bool:
+        """Sees agreement figures (the consistency dashboard); labelers never do."""
+        return self.project.my_role in SEES_LABELS
 
     @property
     def role_label(self) -> str:
@@ -111,3 +123,63 @@ def label(request: HttpRequest, project_id: int) -> HttpResponse:
     progress = labeler_progress(project=project, user=request.user)
     context = {"project": project, "config": _page_config(project, progress)}
     return render(request, "frontend/label.html", context)
+
+
+#: Who may ask for a fresh report (the recompute API allows the same roles).
+RECOMPUTES = (Role.MANAGER, Role.ENGINEER)
+
+
+def _reviewing_project(request: HttpRequest, project_id: int) -> Project:
+    """The access funnel for agreement figures: non-members 404, labelers 403."""
+    try:
+        return project_get_for_user(user=request.user, project_id=project_id, roles=SEES_LABELS)
+    except NotFoundError as error:
+        raise Http404(error.message) from error
+    except ForbiddenError as error:
+        raise PermissionDenied(
+            "Agreement figures are for reviewers, engineers and managers of the project."
+        ) from error
+
+
+def _top_items(project: Project, item_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The disputed items' external ids, whether a thumbnail is stored, and a text excerpt."""
+    rows = (
+        item_list(project=project)
+        .filter(pk__in=item_ids)
+        .values("pk", "external_id", "thumbnail", excerpt=Left("text", 140))
+    )
+    return {row["pk"]: row for row in rows}
+
+
+@login_required
+def consistency(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = _reviewing_project(request, project_id)
+    state = report_state(project=project)
+    report = state.report
+    dashboard = None
+    if report is not None:
+        names = dict(label_class_list(project=project).values_list("key", "name"))
+        items = _top_items(project, charts.top_item_ids(report))
+        dashboard = charts.dashboard(report, class_names=names, items=items)
+    kwargs = {"project_id": project.pk}
+    config = {
+        "stale": state.stale,
+        "recomputing": state.recomputing,
+        "version": report.version if report else None,
+        "urls": {
+            "state": reverse("consensus-api:consistency", kwargs=kwargs),
+            "recompute": reverse("consensus-api:consistency-recompute", kwargs=kwargs),
+        },
+    }
+    context = {
+        "project": project,
+        "state": state,
+        "report": report,
+        "dash": dashboard,
+        "can_recompute": project.my_role in RECOMPUTES,
+        "round": report.round if report else project.current_round,
+        "alpha_good": charts.ALPHA_GOOD,
+        "alpha_tentative": charts.ALPHA_TENTATIVE,
+        "config": config,
+    }
+    return render(request, "frontend/consistency.html", context)

@@ -55,11 +55,12 @@ def latest_version(project_id: int) -> int:
 
 
 def requested_version(project_id: int) -> int:
-    """The newest request; after a cache flush, one past the newest report."""
+    """The newest request. After a cache flush it restarts at the newest report's version, so a
+    restart alone does not make reports look stale."""
     key = _key(project_id, "requested")
     value = cache.get(key)
     if value is None:
-        cache.add(key, latest_version(project_id) + 1, timeout=None)
+        cache.add(key, latest_version(project_id), timeout=None)
         value = cache.get(key, 0)
     return int(value)
 
@@ -69,8 +70,9 @@ def recompute_mark_requested(*, project_id: int) -> bool:
     key = _key(project_id, "requested")
     try:
         cache.incr(key)
-    except ValueError:  # missing: start one past the newest report
+    except ValueError:  # missing (first request, or a flushed cache): start at the newest report
         requested_version(project_id)
+        cache.incr(key)
     return recompute_mark_queued(project_id=project_id)
 
 

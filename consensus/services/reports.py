@@ -241,7 +241,7 @@ def _item_consensus_rows(
 
 def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict, list]:
     """Every figure of a report (as JSON-ready fields) and the item consensus rows."""
-    n_classes = len(labels.class_keys)
+    n_classes = max(len(labels.class_keys), 1)  # a project without classes has no labels either
     _, counts = category_counts(labels.matrix, categories=np.arange(n_classes))
     disagreement = item_disagreement(labels.matrix, n_classes=n_classes)
     ds = dawid_skene(labels.matrix, n_classes=n_classes)

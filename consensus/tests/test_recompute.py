@@ -99,3 +99,23 @@ def test_a_committed_label_refreshes_the_item_and_the_report(
 def test_enqueue_runs_the_task_eagerly_in_the_embedded_default(project):
     assert report_recompute_enqueue(project.pk) is True
     assert ConsistencyReport.objects.filter(project=project).count() == 1
+
+
+def test_a_cache_flush_does_not_make_reports_stale(project):
+    # given a fresh report
+    recompute_mark_requested(project_id=project.pk)
+    recompute_run(project_id=project.pk, compute=_store)
+    # when the cache is flushed (a restart), nothing is requested beyond the newest report
+    cache.clear()
+    assert requested_version(project.pk) == ConsistencyReport.objects.get().version
+    # and the next label asks for exactly one newer report
+    assert recompute_mark_requested(project_id=project.pk) is True
+    assert requested_version(project.pk) == ConsistencyReport.objects.get().version + 1
+
+
+def test_a_project_without_classes_gets_an_undefined_report(db):
+    from annotations.models import Project
+
+    bare = Project.objects.create(name="bare")
+    report = report_recompute(project_id=bare.pk, version=1)
+    assert report.overall["krippendorff_alpha"]["value"] is None
