@@ -94,3 +94,15 @@ def test_items_by_disagreement(api, project, member, reported):
 def test_recompute_request_roles(api, project, member, role, status):
     response = api(member(role)).post(f"/api/v1/projects/{project.pk}/consistency/recompute/")
     assert response.status_code == status
+
+
+def test_labels_newer_than_the_report_make_it_stale_even_after_a_cache_flush(
+    api, project, member, reported
+):
+    item = ItemFactory(project=project)
+    annotation_submit(
+        labeler=member(), item_id=item.pk, value={"label": "dent"}, idempotency_key="late"
+    )
+    cache.clear()  # the request for a recompute is lost with the cache
+    body = api(member("reviewer")).get(f"/api/v1/projects/{project.pk}/consistency/").json()
+    assert body["stale"] is True
