@@ -718,31 +718,44 @@ def pairwise_agreement(data: ArrayLike) -> PairwiseAgreement:
     "Measures of response agreement for qualitative data", Psychological Bulletin 76:365–377;
     Conger 1980). NaN where undefined: no shared item, or p_e = 1.
 
-    One vectorised pass per labeler a over all items and all other labelers (O(L² · items) time,
-    O(L · items + L · V) memory); the marginals per pair come from one ``bincount`` over
-    (other labeler, value) keys.
+    Computed from the label pairs within items (O(Σ_i m_i²) time for m_i labels on item i, not
+    O(L² · items)): for each unordered pair of labels on one item, ``bincount`` over the labeler
+    pair (a, b) counts the shared item, the agreement, and a's and b's values for the marginals
+    n^a_k, n^b_k (an L × L × V array).
     """
     x = as_reliability(data)
     enc = _encode(x)
-    n_labelers, n_items = x.shape
+    n_labelers = x.shape[0]
     n_values = max(len(enc.values), 1)
-    codes = np.full((n_labelers, n_items), -1, dtype=np.int64)
-    codes[enc.labeler, enc.item] = enc.code
-    present = codes >= 0
-    shared = np.zeros((n_labelers, n_labelers), dtype=np.int64)
-    agree = np.zeros((n_labelers, n_labelers), dtype=np.int64)
-    chance = np.zeros((n_labelers, n_labelers), dtype=np.int64)
-    for a in range(n_labelers):
-        both = present & present[a]
-        shared[a] = both.sum(axis=1)
-        agree[a] = (both & (codes == codes[a])).sum(axis=1)
-        other, item = np.nonzero(both)
-        size = n_labelers * n_values
-        mine = np.bincount(other * n_values + codes[a, item], minlength=size)
-        theirs = np.bincount(other * n_values + codes[other, item], minlength=size)
-        chance[a] = (mine.reshape(n_labelers, n_values) * theirs.reshape(n_labelers, n_values)).sum(
-            axis=1
-        )
+    pairs_size = n_labelers * n_labelers
+    shared_flat = np.zeros(pairs_size, dtype=np.int64)
+    agree_flat = np.zeros(pairs_size, dtype=np.int64)
+    marginals = np.zeros(pairs_size * n_values, dtype=np.int64)  # [a, b, k]: a said k, b labeled
+    index = np.arange(len(enc.item))
+    max_labels = int(enc.m.max()) if enc.m.size else 0
+    for d in range(1, max_labels):
+        same = enc.item[d:] == enc.item[:-d]
+        first = index[:-d][same]
+        second = first + d
+        la, lb = enc.labeler[first], enc.labeler[second]
+        ca, cb = enc.code[first], enc.code[second]
+        for a, b, code_a, code_b in ((la, lb, ca, cb), (lb, la, cb, ca)):
+            key = a * n_labelers + b
+            shared_flat += np.bincount(key, minlength=pairs_size)
+            agree_flat += np.bincount(key[code_a == code_b], minlength=pairs_size)
+            marginals += np.bincount(key * n_values + code_a, minlength=pairs_size * n_values)
+    shared = shared_flat.reshape(n_labelers, n_labelers)
+    agree = agree_flat.reshape(n_labelers, n_labelers)
+    marginals = marginals.reshape(n_labelers, n_labelers, n_values)
+    chance = (marginals * marginals.transpose(1, 0, 2)).sum(axis=2)
+    # The diagonal: each labeler with themself over the items they labeled.
+    own = np.bincount(enc.labeler * n_values + enc.code, minlength=n_labelers * n_values).reshape(
+        n_labelers, n_values
+    )
+    diagonal = np.arange(n_labelers)
+    shared[diagonal, diagonal] = own.sum(axis=1)
+    agree[diagonal, diagonal] = own.sum(axis=1)
+    chance[diagonal, diagonal] = (own * own).sum(axis=1)
     square = shared.astype(np.float64) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
         percent = np.where(shared > 0, agree / shared, np.nan)

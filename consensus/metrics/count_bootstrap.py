@@ -14,6 +14,12 @@ same drawn indices (tested). Formulas, with n_ic the labels c on item i and m_i 
   n_iq/m_i over items with m_i ≥ 1 (Gwet 2008).
 
 Percentile intervals as in Efron & Tibshirani (1993), §13.3.
+
+Large projects: with ``groups=G`` the items are dealt at random into G groups whose terms are
+summed, and groups are resampled instead of items (the random-group method: K. M. Wolter, 2007,
+*Introduction to Variance Estimation*, 2nd ed., ch. 2). Every term is a sum over items, so a
+group behaves as one item carrying its members' sums; for G in the thousands the interval
+matches the item bootstrap closely (tested) at O(N + B·G) cost instead of O(B·N).
 """
 
 from __future__ import annotations
@@ -40,6 +46,16 @@ def draw_weights(indices: NDArray[np.integer], n_items: int) -> NDArray[np.float
     b = len(indices)
     offset = (np.asarray(indices) + np.arange(b)[:, None] * n_items).ravel()
     return np.bincount(offset, minlength=b * n_items).reshape(b, n_items).astype(np.float64)
+
+
+def nominal_alpha(counts: ArrayLike) -> float | None:
+    """Nominal Krippendorff's alpha straight from an items × classes count matrix (the formula
+    above), None when undefined. Cheap for any subset of rows, e.g. a slice of the data."""
+    c = np.asarray(counts, dtype=np.float64)
+    value = _coefficients(np.ones((1, len(c))), _terms(c), max(c.shape[1], 2))[
+        "krippendorff_alpha"
+    ][0]
+    return float(value) if np.isfinite(value) else None
 
 
 def _terms(counts: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
@@ -73,18 +89,39 @@ def _coefficients(w: NDArray[np.float64], t: dict[str, NDArray[np.float64]], q: 
     return {"krippendorff_alpha": alpha, "percent_agreement": p_a, "gwet_ac1": ac1}
 
 
+def _grouped(t: dict[str, NDArray[np.float64]], groups: int, rng: np.random.Generator):
+    """Sum each term over ``groups`` random groups of items (sizes differ by at most one)."""
+    n_items = len(t["m2"])
+    group = rng.permutation(n_items) % groups
+    summed = {}
+    for name, values in t.items():
+        if values.ndim == 1:
+            summed[name] = np.bincount(group, weights=values, minlength=groups)
+        else:
+            summed[name] = np.stack(
+                [
+                    np.bincount(group, weights=values[:, j], minlength=groups)
+                    for j in range(values.shape[1])
+                ],
+                axis=1,
+            )
+    return summed
+
+
 def nominal_agreement_intervals(
     counts: ArrayLike,
     n: int = 1000,
     seed: int | None = 0,
     confidence: float = 0.95,
     weights: NDArray[np.float64] | None = None,
+    groups: int | None = None,
 ) -> dict[str, Interval]:
     """Percentile CIs of nominal alpha, percent agreement and AC1 by resampling items.
 
     ``counts`` is items × classes (Q = number of columns, the full scale). ``weights`` (B × N)
-    replaces the random draw, for tests. Undefined replicates (no pairable item drawn, or all
-    labels identical) are skipped and counted.
+    replaces the random draw, for tests. ``groups`` caps the resampled units (see the module
+    docstring); None resamples items themselves. Undefined replicates (no pairable item drawn,
+    or all labels identical) are skipped and counted.
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 2:
@@ -93,8 +130,10 @@ def nominal_agreement_intervals(
         raise ValueError("confidence must be between 0 and 1")
     t = _terms(c)
     q = c.shape[1]
-    n_items = c.shape[0]
     rng = np.random.default_rng(seed)
+    if groups is not None and weights is None and c.shape[0] > groups:
+        t = _grouped(t, groups, rng)
+    n_items = len(t["m2"])
     draws: dict[str, list[NDArray[np.float64]]] = {}
     total = len(weights) if weights is not None else (n if n_items else 0)
     for start in range(0, total, _BLOCK):

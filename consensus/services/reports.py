@@ -30,16 +30,20 @@ from consensus.metrics.agreement import (
     pairwise_agreement,
     percent_agreement,
 )
-from consensus.metrics.count_bootstrap import nominal_agreement_intervals
+from consensus.metrics.count_bootstrap import nominal_agreement_intervals, nominal_alpha
 from consensus.metrics.hlp import human_level_performance
-from consensus.models import ConsensusMethod, ConsistencyReport, ItemConsensus
+from consensus.models import ConsistencyReport
+from consensus.services.consensus_store import consensus_columns, consensus_store
 
 logger = logging.getLogger(__name__)
 
-#: Bootstrap replicates for the report's 95% intervals (each replicate is a few weighted sums).
-REPORT_BOOTSTRAP_RESAMPLES = 500
+#: Bootstrap replicates for the report's 95% intervals (each replicate is a few weighted sums),
+#: over at most this many random groups of items (see ``metrics.count_bootstrap``).
+REPORT_BOOTSTRAP_RESAMPLES = 1000
+REPORT_BOOTSTRAP_GROUPS = 2000
+#: Largest change of any Dawid–Skene parameter that counts as converged.
+DAWID_SKENE_TOLERANCE = 1e-5
 TOP_DISAGREEMENTS = 100
-_UPSERT_BATCH = 2000
 
 
 def _num(value: Any, digits: int = 6) -> float | None:
@@ -57,15 +61,17 @@ def _figure(result: Any, interval: Any = None) -> dict[str, Any]:
     return body
 
 
-def _overall(labels: ProjectLabels, counts: np.ndarray, n_classes: int) -> dict[str, Any]:
+def _overall(
+    labels: ProjectLabels, counts: np.ndarray, n_classes: int, hlp_gold: Any, hlp_agreement: Any
+) -> dict[str, Any]:
     data = labels.matrix
-    intervals = nominal_agreement_intervals(counts, n=REPORT_BOOTSTRAP_RESAMPLES, seed=0)
+    intervals = nominal_agreement_intervals(
+        counts, n=REPORT_BOOTSTRAP_RESAMPLES, seed=0, groups=REPORT_BOOTSTRAP_GROUPS
+    )
     m = counts.sum(axis=1)
     labeled = m[m >= 2]
     modal = int(np.bincount(labeled.astype(np.int64)).argmax()) if labeled.size else 0
     fleiss = fleiss_kappa(counts[m == modal]) if modal >= 2 else None
-    hlp_agreement = human_level_performance(data)
-    hlp_gold = human_level_performance(data, gold=labels.gold)
     return {
         "krippendorff_alpha": _figure(krippendorff_alpha(data), intervals["krippendorff_alpha"]),
         "percent_agreement": _figure(percent_agreement(data), intervals["percent_agreement"]),
@@ -86,13 +92,12 @@ def _overall(labels: ProjectLabels, counts: np.ndarray, n_classes: int) -> dict[
 
 
 def _per_class(
-    labels: ProjectLabels, counts: np.ndarray, classes: Iterable[str]
+    labels: ProjectLabels, counts: np.ndarray, classes: Iterable[str], hlp_gold: Any
 ) -> list[dict[str, Any]]:
     agreement = category_agreement(labels.matrix)
-    gold = human_level_performance(labels.matrix, gold=labels.gold)
     rows = []
     for code, key in enumerate(classes):
-        human = gold.per_class.get(code) if gold.per_class else None
+        human = hlp_gold.per_class.get(code) if hlp_gold.per_class else None
         rows.append(
             {
                 "class": key,
@@ -105,17 +110,17 @@ def _per_class(
     return rows
 
 
-def _per_labeler(labels: ProjectLabels, usernames: dict[int, str], ds: Any) -> list[dict]:
+def _per_labeler(
+    labels: ProjectLabels, usernames: dict[int, str], ds: Any, gold: Any
+) -> list[dict]:
     data = labels.matrix
     loo = labeler_agreement(data)
-    gold = human_level_performance(data, gold=labels.gold)
     given = np.count_nonzero(~np.isnan(data), axis=1)
     gold_items = ~np.isnan(labels.gold)
     on_gold = np.count_nonzero(~np.isnan(data[:, gold_items]), axis=1)
-    times = labels.time_spent_ms
+    medians = _median_per_labeler(labels)
     rows = []
     for code, labeler_id in enumerate(labels.labeler_ids):
-        own = times[(labels.annotation_labeler == code) & ~np.isnan(times)]
         rows.append(
             {
                 "labeler_id": int(labeler_id),
@@ -130,30 +135,62 @@ def _per_labeler(labels: ProjectLabels, usernames: dict[int, str], ds: Any) -> l
                 "dawid_skene_accuracy": _num(ds.labeler_accuracy[code])
                 if ds.labeler_accuracy.size
                 else None,
-                "median_time_ms": _num(np.median(own), 1) if own.size else None,
+                "median_time_ms": _num(medians[code], 1),
             }
         )
     return rows
 
 
-def _per_slice(labels: ProjectLabels) -> list[dict[str, Any]]:
+def _median_per_labeler(labels: ProjectLabels) -> np.ndarray:
+    """Median time per label of each labeler (NaN without timed labels): one sort, no loop over
+    annotations."""
+    times, who = labels.time_spent_ms, labels.annotation_labeler
+    timed = ~np.isnan(times)
+    times, who = times[timed], who[timed]
+    order = np.lexsort((times, who))
+    times, who = times[order], who[order]
+    n = labels.labeler_ids.size
+    counts = np.bincount(who, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    medians = np.full(n, np.nan)
+    has = counts > 0
+    low = starts[has] + (counts[has] - 1) // 2
+    high = starts[has] + counts[has] // 2
+    medians[has] = (times[low] + times[high]) / 2
+    return medians
+
+
+def _slice_codes(labels: ProjectLabels) -> dict[str, np.ndarray]:
+    """Slice dimension → per-item float codes, NaN where the item has no value."""
+    return {d.name: np.where(d.codes >= 0, d.codes, np.nan) for d in labels.slices}
+
+
+def _per_slice(
+    labels: ProjectLabels, counts: np.ndarray, hlp_gold: Any, hlp_agreement: Any
+) -> list[dict[str, Any]]:
     rows = []
     n_items = labels.item_ids.size
     for dimension in labels.slices:
         for code, value in enumerate(dimension.values):
             mask = dimension.codes == code
-            part = labels.matrix[:, mask]
-            hlp = human_level_performance(part, gold=labels.gold[mask])
-            agreement = human_level_performance(part)
+            key = (dimension.name, float(code))
+            alpha = nominal_alpha(counts[mask])
             rows.append(
                 {
                     "slice": dimension.name,
                     "value": value,
                     "items": int(mask.sum()),
                     "share": _num(mask.sum() / n_items) if n_items else None,
-                    "krippendorff_alpha": _figure(krippendorff_alpha(part)),
-                    "hlp_agreement": _figure(agreement),
-                    "hlp_gold": _figure(hlp),
+                    "krippendorff_alpha": {
+                        "value": _num(alpha),
+                        "reason": None if alpha is not None else "no variation or no pairs",
+                    },
+                    "hlp_agreement": _figure(hlp_agreement.per_slice[key])
+                    if key in hlp_agreement.per_slice
+                    else {"value": None, "reason": hlp_agreement.reason},
+                    "hlp_gold": _figure(hlp_gold.per_slice[key])
+                    if key in hlp_gold.per_slice
+                    else {"value": None, "reason": hlp_gold.reason},
                 }
             )
     return rows
@@ -211,47 +248,23 @@ def _top_disagreements(labels: ProjectLabels, disagreement: Any, classes: list[s
     ]
 
 
-def _item_consensus_rows(
-    labels: ProjectLabels, disagreement: Any, ds: Any, project_id: int
-) -> list[ItemConsensus]:
-    use_ds = ds.defined
-    label = ds.label if use_ds else np.full(labels.item_ids.size, np.nan)
-    probability = ds.probability if use_ds else np.full(labels.item_ids.size, np.nan)
-    rows = []
-    for i, item_id in enumerate(labels.item_ids.tolist()):
-        n = int(disagreement.n_labels[i])
-        code = label[i] if use_ds and n else disagreement.majority[i]
-        rows.append(
-            ItemConsensus(
-                item_id=item_id,
-                project_id=project_id,
-                round=labels.round,
-                label_id=int(labels.class_ids[int(code)]) if np.isfinite(code) else None,
-                method=ConsensusMethod.DAWID_SKENE if use_ds and n else ConsensusMethod.MAJORITY,
-                confidence=_num(probability[i] if use_ds else disagreement.majority_share[i]),
-                n_labels=n,
-                majority_share=_num(disagreement.majority_share[i]),
-                entropy=_num(disagreement.entropy[i]),
-                tied=bool(disagreement.tied[i]),
-                updated_at=timezone.now(),
-            )
-        )
-    return rows
-
-
-def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict, list]:
-    """Every figure of a report (as JSON-ready fields) and the item consensus rows."""
+def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict, tuple]:
+    """Every figure of a report (as JSON-ready fields) and what the item consensus needs."""
     n_classes = max(len(labels.class_keys), 1)  # a project without classes has no labels either
-    _, counts = category_counts(labels.matrix, categories=np.arange(n_classes))
-    disagreement = item_disagreement(labels.matrix, n_classes=n_classes)
-    ds = dawid_skene(labels.matrix, n_classes=n_classes)
+    data = labels.matrix
+    _, counts = category_counts(data, categories=np.arange(n_classes))
+    disagreement = item_disagreement(data, n_classes=n_classes)
+    ds = dawid_skene(data, n_classes=n_classes, tol=DAWID_SKENE_TOLERANCE)
+    slices = _slice_codes(labels) or None
+    hlp_gold = human_level_performance(data, gold=labels.gold, slices=slices)
+    hlp_agreement = human_level_performance(data, slices=slices)
     fields = {
         "n_items": int(labels.item_ids.size),
         "n_labeled_items": int(np.count_nonzero(counts.sum(axis=1))),
         "n_annotations": labels.n_annotations,
         "n_labelers": int(labels.labeler_ids.size),
         "overall": {
-            **_overall(labels, counts, n_classes),
+            **_overall(labels, counts, n_classes, hlp_gold, hlp_agreement),
             "dawid_skene": {
                 **_figure(ds),
                 "iterations": ds.iterations,
@@ -259,9 +272,9 @@ def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict
             },
             "tied_items": int(np.count_nonzero(disagreement.tied)),
         },
-        "per_class": _per_class(labels, counts, labels.class_keys),
-        "per_labeler": _per_labeler(labels, usernames, ds),
-        "per_slice": _per_slice(labels),
+        "per_class": _per_class(labels, counts, labels.class_keys, hlp_gold),
+        "per_labeler": _per_labeler(labels, usernames, ds, hlp_gold),
+        "per_slice": _per_slice(labels, counts, hlp_gold, hlp_agreement),
         "pairwise": _pairwise(labels, usernames),
         "confusion_pairs": _confusion_pairs(counts, labels.class_keys),
         "top_disagreements": _top_disagreements(labels, disagreement, labels.class_keys),
@@ -286,7 +299,7 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
         .values_list("pk", "username")
     )
     fields, (disagreement, ds) = report_build(labels, usernames)
-    rows = _item_consensus_rows(labels, disagreement, ds, project_id)
+    columns = consensus_columns(labels, disagreement, ds)
     try:
         with transaction.atomic():
             report = ConsistencyReport.objects.create(
@@ -298,24 +311,7 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
                 duration_ms=int((time.perf_counter() - started) * 1000),
                 **fields,
             )
-            for start in range(0, len(rows), _UPSERT_BATCH):
-                ItemConsensus.objects.bulk_create(
-                    rows[start : start + _UPSERT_BATCH],
-                    update_conflicts=True,
-                    unique_fields=["item"],
-                    update_fields=[
-                        "project",
-                        "round",
-                        "label",
-                        "method",
-                        "confidence",
-                        "n_labels",
-                        "majority_share",
-                        "entropy",
-                        "tied",
-                        "updated_at",
-                    ],
-                )
+            consensus_store(project_id=project_id, round_number=labels.round, columns=columns)
     except IntegrityError:
         logger.info("report v%s of project %s exists already", version, project_id)
         return ConsistencyReport.objects.filter(project_id=project_id, version=version).first()

@@ -62,3 +62,24 @@ def test_undefined_replicates_are_counted_not_crashed():
     assert result["percent_agreement"].n_undefined > 0
     empty = nominal_agreement_intervals(np.zeros((0, 3)), n=50)
     assert empty["krippendorff_alpha"] == empty["krippendorff_alpha"].__class__(None, None, 0, 0)
+
+
+def test_random_groups_match_the_item_bootstrap_on_large_data():
+    # given 20,000 items, the interval from 1,000 random groups is close to the item bootstrap
+    data = _random_labels(11, labelers=8, items=20_000)
+    _, counts = category_counts(data, categories=np.arange(4.0))
+    items = nominal_agreement_intervals(counts, n=300, seed=1)
+    grouped = nominal_agreement_intervals(counts, n=300, seed=1, groups=1000)
+    for name in ("krippendorff_alpha", "percent_agreement", "gwet_ac1"):
+        width = items[name].high - items[name].low
+        assert abs(grouped[name].low - items[name].low) < 0.25 * width, name
+        assert abs(grouped[name].high - items[name].high) < 0.25 * width, name
+
+
+def test_nominal_alpha_from_counts_equals_krippendorff_alpha():
+    from consensus.metrics.count_bootstrap import nominal_alpha
+
+    data = _random_labels(5)
+    _, counts = category_counts(data, categories=np.arange(4.0))
+    assert nominal_alpha(counts) == pytest.approx(krippendorff_alpha(data).value, abs=1e-12)
+    assert nominal_alpha(np.array([[3, 0], [2, 0]])) is None  # all labels identical

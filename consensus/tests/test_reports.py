@@ -99,7 +99,7 @@ def test_a_failing_write_leaves_no_half_report(project, labeled, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(reports.ItemConsensus.objects, "bulk_create", explode)
+    monkeypatch.setattr(reports, "consensus_store", explode)
     with pytest.raises(RuntimeError):
         report_recompute(project_id=project.pk, version=1)
     # then neither the report nor any consensus row was stored
@@ -136,3 +136,31 @@ def test_recompute_query_count_does_not_grow_with_items(
             )
     with django_assert_max_num_queries(12):
         report_recompute(project_id=project.pk, version=1)
+
+
+def test_recompute_writes_only_the_consensus_rows_that_changed(project, labeled, member):
+    from consensus.services import consensus_store as store
+
+    items, users = labeled
+    written = []
+    original = store.consensus_store
+
+    def counting(**kwargs):
+        written.append(original(**kwargs))
+        return written[-1]
+
+    reports.consensus_store = counting
+    try:
+        report_recompute(project_id=project.pk, version=1)
+        report_recompute(project_id=project.pk, version=2)
+        annotation_submit(
+            labeler=users[0], item_id=items[3].pk, value={"label": "dent"}, idempotency_key="late"
+        )
+        report_recompute(project_id=project.pk, version=3)
+    finally:
+        reports.consensus_store = original
+    # all four items first, nothing when nothing changed, and the changed item(s) after a label
+    assert written[0] == 4
+    assert written[1] == 0
+    assert 1 <= written[2] <= 4
+    assert ItemConsensus.objects.get(item=items[3]).n_labels == 2
