@@ -164,3 +164,19 @@ def test_recompute_writes_only_the_consensus_rows_that_changed(project, labeled,
     assert written[1] == 0
     assert 1 <= written[2] <= 4
     assert ItemConsensus.objects.get(item=items[3]).n_labels == 2
+
+
+def test_median_time_per_labeler_handles_odd_even_and_untimed():
+    from types import SimpleNamespace
+
+    from consensus.services.reports import _median_per_labeler
+
+    labels = SimpleNamespace(
+        time_spent_ms=np.array([5.0, 1.0, 3.0, 10.0, 2.0, np.nan, 4.0]),
+        annotation_labeler=np.array([0, 0, 0, 1, 1, 2, 1]),
+        labeler_ids=np.array([11, 12, 13]),
+    )
+    medians = _median_per_labeler(labels)
+    assert medians[0] == 3.0  # 1, 3, 5
+    assert medians[1] == 4.0  # 2, 4, 10
+    assert np.isnan(medians[2])  # no timed label
