@@ -42,6 +42,14 @@ def _wait(condition, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
+def _drop_broker_connections() -> None:
+    """Forget the app's pooled broker connections (made earlier in the session for the default
+    broker URL), as Celery does after a fork, so the new broker URL is used."""
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker(tmp_path: Path):
     """A Celery worker process on the test database, sharing Redis (broker and cache)."""
@@ -86,12 +94,14 @@ def worker(tmp_path: Path):
     }
     previous = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    _drop_broker_connections()
     try:
         with override_settings(CACHES=caches):
             _wait(lambda: bool(app.control.ping(timeout=0.5)), 60, "the worker to start")
             yield process
     finally:
         app.conf.update(previous)
+        _drop_broker_connections()
         process.terminate()
         process.wait(timeout=30)
         log.close()
