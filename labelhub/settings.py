@@ -117,6 +117,8 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# A static file missing from the manifest is served unhashed instead of failing the page.
+WHITENOISE_MANIFEST_STRICT = False
 # Imports of image archives stream to disk above this size; the archive limit is in importers.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)

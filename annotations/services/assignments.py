@@ -89,7 +89,13 @@ def _gold_candidates(*, project: Project, labeler: AbstractBaseUser):
     )
 
 
-def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
+#: Where the ordinary search looks, in turn (see ``_lease_ordinary``).
+_SCOPES = ("front", "fresh", "all")
+#: How many of the fullest open items the "front" scope considers.
+_FRONT_WINDOW = 200
+
+
+def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime, scope: str):
     live_leases = (
         Assignment.objects.filter(
             item=OuterRef("pk"),
@@ -105,9 +111,14 @@ def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime):
     items = Item.objects.filter(project=project, status=ItemStatus.OPEN)
     if project.gold_mixing:  # gold items are served by the gold path only
         items = items.filter(gold_label__isnull=True)
+    if scope == "front":
+        front = items.order_by("-labels_done", "id").values("pk")[:_FRONT_WINDOW]
+        items = items.filter(pk__in=Subquery(front))
+    elif scope == "fresh":
+        items = items.filter(labels_done=0)
     return (
         items.filter(~_done_or_skipped(labeler))
-        .annotate(leases=Coalesce(Subquery(live_leases), Value(0)))
+        .alias(leases=Coalesce(Subquery(live_leases), Value(0)))
         .filter(leases__lt=project.overlap - F("labels_done"))
         .order_by("-labels_done", "id")
     )
@@ -208,18 +219,26 @@ def _lease_gold(*, project: Project, labeler: AbstractBaseUser, now: datetime) -
 def _lease_ordinary(
     *, project: Project, labeler: AbstractBaseUser, now: datetime
 ) -> Assignment | None:
-    """The fullest open item with a free slot (re-checked under its lock)."""
+    """The fullest open item with a free slot (re-checked under its lock).
+
+    The search is bounded in the common case: first among the ``_FRONT_WINDOW`` fullest open
+    items; then among items with no label yet (which this labeler cannot have labeled); only
+    then over every open item. Without the first two steps, a labeler who has labeled many of
+    the fullest items (fewer active labelers than the overlap leaves items stuck just short of
+    it) would make every request walk past all of them.
+    """
     rejected: list[int] = []
-    for _ in range(_MAX_ATTEMPTS):
-        candidates = _candidates(project=project, labeler=labeler, now=now)
-        if rejected:
-            candidates = candidates.exclude(pk__in=rejected)
-        item = item_lock_first_free(candidates.select_related("project"))
-        if item is None:
-            return None
-        if item_has_open_slot(item=item, labeler_id=labeler.pk, now=now):
-            return _lease(item=item, labeler=labeler, now=now)
-        rejected.append(item.pk)
+    for scope in _SCOPES:
+        for _ in range(_MAX_ATTEMPTS):
+            candidates = _candidates(project=project, labeler=labeler, now=now, scope=scope)
+            if rejected:
+                candidates = candidates.exclude(pk__in=rejected)
+            item = item_lock_first_free(candidates.select_related("project"))
+            if item is None:
+                break
+            if item_has_open_slot(item=item, labeler_id=labeler.pk, now=now):
+                return _lease(item=item, labeler=labeler, now=now)
+            rejected.append(item.pk)
     return None
 
 

@@ -125,3 +125,29 @@ def test_next_item_runs_a_bounded_number_of_queries(project, labeler, items):
         assignment_next(project=project, labeler=labeler)
     assert len(queries) <= 8
     assert Item.objects.filter(assignments__status=AssignmentStatus.LEASED).count() == 1
+
+
+def test_a_labeler_ahead_of_the_others_skips_the_front_window_quickly(
+    project, member, items, monkeypatch
+):
+    # given a small front window, and more labeled-by-me items than it holds
+    from annotations.services import assignments
+
+    monkeypatch.setattr(assignments, "_FRONT_WINDOW", 3)
+    project.overlap = 3
+    project.save()
+    batch = items(8)
+    me = member()
+    for item in batch[:5]:
+        _label(me, item)
+    # when I ask for work, the fresh items are found past the window
+    assignment = assignment_next(project=project, labeler=me)
+    assert assignment.item_id == batch[5].pk
+    # and once no fresh item is left, the full search still finds work
+    for item in batch[5:]:
+        _label(me, item)
+    other = member()
+    for item in batch[:4]:
+        _label(other, item)
+    assert assignment_next(project=project, labeler=me) is None
+    assert assignment_next(project=project, labeler=member()).item_id == batch[0].pk
