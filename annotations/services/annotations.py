@@ -98,9 +98,8 @@ def annotation_submit(
     ``annotation_committed`` is sent.
     """
     now = now or timezone.now()
-    existing = Annotation.objects.filter(labeler=labeler, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return _replay(existing, item_id=item_id, value=value)
+    # Replays need no lookup up front: under the lock a replayed key finds the assignment
+    # submitted (and the annotation by its key), or the insert hits the key's unique constraint.
     try:
         with transaction.atomic():
             item = item_lock(item_id=item_id)

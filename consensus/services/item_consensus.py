@@ -1,11 +1,12 @@
-"""Refresh one item's consensus from its active labels (cheap: one read, one upsert)."""
+"""Refresh one item's consensus from its active labels: one read, one upsert (in the request)."""
 
 from __future__ import annotations
 
 import numpy as np
-from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from annotations.models import Annotation, Item, LabelClass
+from annotations.models import Annotation, Item
 from consensus.metrics.aggregation import item_disagreement
 from consensus.models import ConsensusMethod, ItemConsensus
 
@@ -20,33 +21,54 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
     The per-project recompute later replaces it with the Dawid–Skene estimate. Returns None if
     the item is gone.
     """
-    item = Item.objects.filter(pk=item_id).values("project_id", "round").first()
-    if item is None:
-        return None
-    class_ids = list(
-        LabelClass.objects.filter(project_id=item["project_id"])
-        .order_by("order", "id")
-        .values_list("id", flat=True)
+    rows = list(
+        Annotation.objects.filter(
+            item_id=item_id, withdrawn=False, round=F("item__round")
+        ).values_list("label_id", "project_id", "round")
     )
-    labels = Annotation.objects.filter(
-        item_id=item_id, round=item["round"], withdrawn=False
-    ).values_list("label_id", flat=True)
-    code = {class_id: index for index, class_id in enumerate(class_ids)}
-    votes = np.array([[code[label]] for label in labels if label in code], dtype=np.float64)
-    result = item_disagreement(votes.reshape(-1, 1), n_classes=len(class_ids))
-    n_labels = int(votes.size)
+    if rows:
+        project_id, round_number = rows[0][1], rows[0][2]
+    else:
+        item = Item.objects.filter(pk=item_id).values_list("project_id", "round").first()
+        if item is None:
+            return None
+        project_id, round_number = item
+    label_ids = np.array([label for label, _, _ in rows if label is not None], dtype=np.int64)
+    # Classes nobody chose change neither the majority, its share, nor the vote entropy.
+    present, codes = np.unique(label_ids, return_inverse=True)
+    result = item_disagreement(
+        codes.reshape(-1, 1).astype(np.float64), n_classes=max(present.size, 1)
+    )
+    n_labels = int(label_ids.size)
     majority = result.majority[0] if n_labels else np.nan
-    fields = {
-        "project_id": item["project_id"],
-        "round": item["round"],
-        "label_id": class_ids[int(majority)] if np.isfinite(majority) else None,
-        "method": ConsensusMethod.MAJORITY,
-        "confidence": _finite(result.majority_share[0]) if n_labels else None,
-        "n_labels": n_labels,
-        "majority_share": _finite(result.majority_share[0]) if n_labels else None,
-        "entropy": _finite(result.entropy[0]) if n_labels else None,
-        "tied": bool(result.tied[0]) if n_labels else False,
-    }
-    with transaction.atomic():
-        consensus, _ = ItemConsensus.objects.update_or_create(item_id=item_id, defaults=fields)
+    consensus = ItemConsensus(
+        item_id=item_id,
+        project_id=project_id,
+        round=round_number,
+        label_id=int(present[int(majority)]) if np.isfinite(majority) else None,
+        method=ConsensusMethod.MAJORITY,
+        confidence=_finite(result.majority_share[0]) if n_labels else None,
+        n_labels=n_labels,
+        majority_share=_finite(result.majority_share[0]) if n_labels else None,
+        entropy=_finite(result.entropy[0]) if n_labels else None,
+        tied=bool(result.tied[0]) if n_labels else False,
+        updated_at=timezone.now(),
+    )
+    ItemConsensus.objects.bulk_create(
+        [consensus],
+        update_conflicts=True,
+        unique_fields=["item"],
+        update_fields=[
+            "project",
+            "round",
+            "label",
+            "method",
+            "confidence",
+            "n_labels",
+            "majority_share",
+            "entropy",
+            "tied",
+            "updated_at",
+        ],
+    )
     return consensus
