@@ -142,6 +142,28 @@ ON CONFLICT (item_id) DO UPDATE SET project_id = EXCLUDED.project_id, round = EX
 """
 
 
+def consensus_rows_upsert(rows: list[ItemConsensus]) -> None:
+    """Insert or replace ``ItemConsensus`` rows (keyed by item) in batches."""
+    ItemConsensus.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["item"],
+        update_fields=[
+            "project",
+            "round",
+            "label",
+            "method",
+            "confidence",
+            "n_labels",
+            "majority_share",
+            "entropy",
+            "tied",
+            "updated_at",
+        ],
+    )
+
+
 def consensus_store(*, project_id: int, round_number: int, columns: ConsensusColumns) -> int:
     """Upsert the items whose consensus changed; returns how many rows were written.
 
@@ -175,7 +197,7 @@ def consensus_store(*, project_id: int, round_number: int, columns: ConsensusCol
     def num(value: float) -> float | None:
         return None if np.isnan(value) else float(value)
 
-    ItemConsensus.objects.bulk_create(
+    consensus_rows_upsert(
         [
             ItemConsensus(
                 item_id=int(rows.item_id[i]),
@@ -191,21 +213,6 @@ def consensus_store(*, project_id: int, round_number: int, columns: ConsensusCol
                 updated_at=now,
             )
             for i in range(rows.item_id.size)
-        ],
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["item"],
-        update_fields=[
-            "project",
-            "round",
-            "label",
-            "method",
-            "confidence",
-            "n_labels",
-            "majority_share",
-            "entropy",
-            "tied",
-            "updated_at",
         ],
     )
     return int(rows.item_id.size)

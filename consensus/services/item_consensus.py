@@ -9,6 +9,7 @@ from django.utils import timezone
 from annotations.models import Annotation, Item
 from consensus.metrics.aggregation import item_disagreement
 from consensus.models import ConsensusMethod, ItemConsensus
+from consensus.services.consensus_store import consensus_rows_upsert
 
 
 def _finite(value: float) -> float | None:
@@ -54,21 +55,5 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
         tied=bool(result.tied[0]) if n_labels else False,
         updated_at=timezone.now(),
     )
-    ItemConsensus.objects.bulk_create(
-        [consensus],
-        update_conflicts=True,
-        unique_fields=["item"],
-        update_fields=[
-            "project",
-            "round",
-            "label",
-            "method",
-            "confidence",
-            "n_labels",
-            "majority_share",
-            "entropy",
-            "tied",
-            "updated_at",
-        ],
-    )
+    consensus_rows_upsert([consensus])
     return consensus
