@@ -33,3 +33,11 @@ def test_demo_loads_once_with_labels_gold_and_slices():
         ("sme", "reviewer"),
         ("mle", "engineer"),
     } <= roles
+
+
+def test_demo_load_asks_for_one_report_with_every_items_consensus():
+    from consensus.models import ConsistencyReport, ItemConsensus
+
+    project, _ = demo_load(n_items=20, seed=2)
+    assert ConsistencyReport.objects.filter(project=project).count() == 1
+    assert ItemConsensus.objects.filter(project=project).count() == 20

@@ -87,6 +87,7 @@ def annotation_submit(
     idempotency_key: str,
     time_spent_ms: int | None = None,
     now: datetime | None = None,
+    announce: bool = True,
 ) -> SubmitResult:
     """Store one label. Re-sending the same ``idempotency_key`` returns the first result.
 
@@ -95,7 +96,8 @@ def annotation_submit(
     that no one else holds; the labeler has no active label on the item in this round.
     Locks: the item's row. Effects: annotation inserted, assignment marked submitted,
     ``item.labels_done`` incremented (item ``complete`` at full overlap); after commit,
-    ``annotation_committed`` is sent.
+    ``annotation_committed`` is sent — unless ``announce`` is False, for bulk loaders that ask
+    for one recompute at the end instead of one per label.
     """
     now = now or timezone.now()
     # Replays need no lookup up front: under the lock a replayed key finds the assignment
@@ -153,7 +155,8 @@ def annotation_submit(
                 gold_record(
                     project=item.project, item=item, labeler=labeler, label_id=label.pk, sign=+1
                 )
-            _announce(annotation, withdrawn=False)
+            if announce:
+                _announce(annotation, withdrawn=False)
             return SubmitResult(annotation=annotation, created=True)
     except IntegrityError:
         # The same key raced in (it committed while we waited for the lock, or on another item):
