@@ -12,6 +12,7 @@ from annotations.models import Role
 from annotations.services.annotations import annotation_submit
 from consensus.models import ConsistencyReport
 from consensus.tasks import report_recompute_task
+from tests.browser.helpers import expect, log_in
 from tests.factories import ItemFactory
 
 pytestmark = [
@@ -19,27 +20,12 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
 ]
 
-PASSWORD = "pw-labelhub-1"  # tests.factories.UserFactory's password
 
 GRID = [
     ["clean", "dent", "scratch", "clean", "dent"],
     ["clean", "dent", "clean", "scratch", "dent"],
     ["clean", "scratch", "clean", "clean", "dent"],
 ]
-
-
-def expect():
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect()(page.get_by_role("heading", name="My projects")).to_be_visible()
 
 
 def label(project, labelers, grid, *, prefix: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotations.models import Annotation, Item, ItemStatus, Role
+from tests.browser.helpers import expect, log_in
 from tests.factories import ItemFactory
 
 pytestmark = [
@@ -17,7 +18,6 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium"),
 ]
 
-PASSWORD = "pw-labelhub-1"  # tests.factories.UserFactory's password
 SUBMIT_URL = "**/api/v1/annotations/"
 
 
@@ -39,20 +39,6 @@ def png_bytes(width: int = 640, height: int = 420) -> bytes:
 def image_item(project, external_id: str = "photo-1"):
     upload = SimpleUploadedFile("photo.png", png_bytes(), content_type="image/png")
     return ItemFactory(project=project, external_id=external_id, text="", image=upload)
-
-
-def expect():
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect()(page.get_by_role("heading", name="My projects")).to_be_visible()
 
 
 def open_labeling(page, project) -> int:
