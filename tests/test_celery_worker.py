@@ -163,7 +163,13 @@ def test_a_failed_write_is_retried_and_never_half_written(worker, project, membe
     assert ConsistencyReport.objects.get(project=project).n_annotations == 1
 
 
-def test_enqueue_sends_one_task_while_one_waits(worker, project):
-    # the worker is idle, so the task runs; a second request right away finds it queued or done
-    report_recompute_enqueue(project.pk)
-    _wait(lambda: ConsistencyReport.objects.filter(project=project).exists(), 30, "a report")
+def test_a_second_request_while_a_task_waits_sends_no_second_task(worker, project):
+    # given a request whose task waits out its countdown in the broker
+    assert report_recompute_enqueue(project.pk) is True
+    # when a second request comes before it runs, it only counts (no second task)
+    assert report_recompute_enqueue(project.pk) is False
+    # then the one task answers both: a single report, at the newest version
+    _wait(lambda: latest_version(project.pk) >= requested_version(project.pk), 30, "a report")
+    assert list(
+        ConsistencyReport.objects.filter(project=project).values_list("version", flat=True)
+    ) == [requested_version(project.pk)]

@@ -40,6 +40,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 
 def _state_body(state, part: str | None = None) -> dict:
+    """The report's freshness, plus ``part`` of it: "report" (all of it) or one JSON field."""
     body = {
         "stale": state.stale,
         "recomputing": state.recomputing,
@@ -47,9 +48,9 @@ def _state_body(state, part: str | None = None) -> dict:
         "computed_at": state.report.computed_at if state.report else None,
         "version": state.report.version if state.report else None,
     }
-    if part is None:
+    if part == "report":
         body["report"] = ReportSerializer(state.report).data if state.report else None
-    else:
+    elif part is not None:
         body[part] = getattr(state.report, part) if state.report else []
     return body
 
@@ -69,7 +70,7 @@ class ConsistencyReportApi(ProjectScopedMixin, APIView):
 
     @extend_schema(responses=ConsistencyStateSerializer)
     def get(self, request: Request, project_id: int) -> Response:
-        return Response(_state_body(report_state(project=self.get_project())))
+        return Response(_state_body(report_state(project=self.get_project()), "report"))
 
 
 class ConsistencyPartApi(ProjectScopedMixin, APIView):
@@ -139,5 +140,5 @@ class ConsistencyRecomputeApi(ProjectScopedMixin, APIView):
     def post(self, request: Request, project_id: int) -> Response:
         project = self.get_project()
         report_recompute_enqueue(project.pk)
-        body = _state_body(report_state(project=project), part="overall")
+        body = _state_body(report_state(project=project))
         return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -300,6 +300,8 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
     )
     fields, (disagreement, ds) = report_build(labels, usernames)
     columns = consensus_columns(labels, disagreement, ds)
+    # Reading and computing; the row is never updated afterwards (reports are written whole).
+    duration_ms = int((time.perf_counter() - started) * 1000)
     try:
         with transaction.atomic():
             report = ConsistencyReport.objects.create(
@@ -308,13 +310,11 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
                 version=version,
                 high_water_mark=labels.high_water_mark,
                 computed_at=timezone.now(),
-                duration_ms=int((time.perf_counter() - started) * 1000),
+                duration_ms=duration_ms,
                 **fields,
             )
             consensus_store(project_id=project_id, round_number=labels.round, columns=columns)
     except IntegrityError:
         logger.info("report v%s of project %s exists already", version, project_id)
         return ConsistencyReport.objects.filter(project_id=project_id, version=version).first()
-    report.duration_ms = int((time.perf_counter() - started) * 1000)
-    ConsistencyReport.objects.filter(pk=report.pk).update(duration_ms=report.duration_ms)
     return report

@@ -94,6 +94,14 @@ def test_items_by_disagreement(api, project, member, reported):
 def test_recompute_request_roles(api, project, member, role, status):
     response = api(member(role)).post(f"/api/v1/projects/{project.pk}/consistency/recompute/")
     assert response.status_code == status
+    if status == 202:
+        assert set(response.json()) == {
+            "stale",
+            "recomputing",
+            "requested_version",
+            "computed_at",
+            "version",
+        }
 
 
 def test_labels_newer_than_the_report_make_it_stale_even_after_a_cache_flush(
