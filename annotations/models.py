@@ -23,6 +23,14 @@ class Role(models.TextChoices):
     MANAGER = "manager", "Manager"
 
 
+class ReviewRule(models.TextChoices):
+    """When an item's labels count as disputed (enough to escalate, then to enter review)."""
+
+    ANY = "any", "Any disagreement"
+    MAJORITY_BELOW = "majority_below", "Majority share below the threshold"
+    POSTERIOR_BELOW = "posterior_below", "Dawid–Skene posterior below the threshold"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -48,6 +56,19 @@ class Project(models.Model):
     gold_min_answers = models.PositiveSmallIntegerField(
         default=10, help_text="Gold answers needed before a labeler can be paused."
     )
+    # Disagreement review: which items are disputed, and how many extra labels (escalation)
+    # an item may get before an SME sees it (0 = no escalation).
+    review_rule = models.CharField(
+        max_length=20, choices=ReviewRule.choices, default=ReviewRule.ANY
+    )
+    review_threshold = models.FloatField(
+        default=0.75, help_text="Majority share or posterior below which an item is disputed."
+    )
+    escalation_max_labels = models.PositiveSmallIntegerField(
+        default=0, help_text="Extra labels a disputed item may get before review (0 = off)."
+    )
+    # The newest published guideline (0: none yet). Labelers acknowledge it before labeling.
+    guideline_version = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -55,6 +76,10 @@ class Project(models.Model):
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=Q(review_threshold__gte=0) & Q(review_threshold__lte=1),
+                name="project_review_threshold_0_1",
+            ),
             models.CheckConstraint(
                 condition=Q(overlap__gte=1) & Q(overlap__lte=50), name="project_overlap_1_50"
             ),
@@ -147,6 +172,9 @@ class Item(models.Model):
     labels_done = models.PositiveSmallIntegerField(
         default=0, help_text="Active annotations in the item's round (derived; kept by services)."
     )
+    extra_labels = models.PositiveSmallIntegerField(
+        default=0, help_text="Labels asked beyond the overlap by escalation, in this round."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -180,6 +208,9 @@ class Membership(models.Model):
     gold_correct = models.PositiveIntegerField(default=0)
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=200, blank=True)
+    guideline_acknowledged = models.PositiveIntegerField(
+        default=0, help_text="The newest guideline version this member has acknowledged."
+    )
 
     class Meta:
         constraints = [
@@ -248,6 +279,9 @@ class Annotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=128)
+    guideline_version = models.PositiveIntegerField(
+        default=0, help_text="The guideline version in force when it was made (0: none)."
+    )
     withdrawn = models.BooleanField(default=False)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
 
@@ -270,3 +304,36 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}/{self.labeler_id}: {self.value}"
+
+
+class FlagKind(models.TextChoices):
+    UNSURE = "unsure", "Unsure"
+    INPUT_UNCLEAR = "input_unclear", "Input unclear"
+
+
+class ItemFlag(models.Model):
+    """A labeler's note that an item is hard ("unsure") or its input is unclear, in one round.
+
+    Shown to reviewers; a labeler sees only their own flags (labeling stays blind).
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="flags")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    round = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=FlagKind.choices)
+    note = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "labeler", "round", "kind"], name="itemflag_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "round", "item"], name="itemflag_project")]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}/{self.labeler_id}: {self.kind}"

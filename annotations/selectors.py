@@ -57,6 +57,21 @@ def project_get_for_user(
     return project
 
 
+def item_get_for_user(*, user: User, item_id: int, roles: Iterable[str] | None = None) -> Item:
+    """An item reached by id, through its project's access rules (404 for non-members, 403 for
+    a role not in ``roles``); ``item.project`` carries ``my_role``."""
+    project_id = Item.objects.filter(pk=item_id).values_list("project_id", flat=True).first()
+    if project_id is None:
+        raise NotFoundError("Item not found.")
+    try:
+        project = project_get_for_user(user=user, project_id=project_id, roles=roles)
+    except NotFoundError:
+        raise NotFoundError("Item not found.") from None
+    item = Item.objects.get(pk=item_id)
+    item.project = project
+    return item
+
+
 def membership_role(*, user: User, project_id: int) -> str | None:
     return (
         Membership.objects.filter(user=user, project_id=project_id)

@@ -26,15 +26,28 @@ class SliceCodes:
 
 
 @dataclass(frozen=True)
+class LabelHistory:
+    """Every active label of the project, in every round, one entry per annotation: the item
+    (index into ``item_ids``), the class code, the round, and the guideline version it was made
+    under. Per-round and per-guideline figures and the round comparison read it."""
+
+    item: NDArray[np.int64]
+    label: NDArray[np.int64]
+    round: NDArray[np.int64]
+    guideline: NDArray[np.int64]
+
+
+@dataclass(frozen=True)
 class ProjectLabels:
-    """A project's active labels in one round, coded for the metrics package.
+    """A project's current labels, coded for the metrics package: each item's active labels in
+    the item's own round (items relabeled in a new round count with their new labels only).
 
     ``matrix[l, i]`` is the class code (index into ``class_keys``) that labeler ``labeler_ids[l]``
     gave item ``item_ids[i]``, NaN where they gave none. Items without any label are included
     (they count for shares of data); ``gold`` holds class codes or NaN.
     """
 
-    round: int
+    round: int  # the project's newest round
     item_ids: NDArray[np.int64]
     labeler_ids: NDArray[np.int64]
     class_ids: NDArray[np.int64]
@@ -45,6 +58,11 @@ class ProjectLabels:
     annotation_labeler: NDArray[np.int64]  # labeler code per annotation
     slices: list[SliceCodes] = field(default_factory=list)
     high_water_mark: int = 0  # the largest annotation id read
+    item_round: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    item_extra_labels: NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64)
+    )
+    history: LabelHistory | None = None
 
     @property
     def n_annotations(self) -> int:
@@ -95,30 +113,36 @@ def _int_columns(columns: list[str], where: str, params: list[int]) -> NDArray[n
     return np.stack(packed_columns([(c, "i8") for c in columns], where, params), axis=1)
 
 
-def _item_columns(project_id: int, round_number: int):
-    """Item ids (sorted), gold class ids (-1: none), and slice codes of a project's round."""
-    items = Item.objects.filter(project_id=project_id, round=round_number)
+_ITEM_COLUMNS = ["id", "coalesce(gold_label_id, -1)", "round", "extra_labels"]
+
+
+def _item_columns(project_id: int):
+    """Per item of the project (sorted by id): id, gold class id (-1: none), round, extra labels
+    asked by escalation — as an items × 4 array — and the slice codes."""
     if connection.vendor == "postgresql":
         columns = _int_columns(
-            ["id", "coalesce(gold_label_id, -1)"],
-            "FROM (SELECT id, gold_label_id FROM annotations_item WHERE project_id = %s "
-            "AND round = %s ORDER BY id) AS items",
-            [project_id, round_number],
+            _ITEM_COLUMNS,
+            "FROM (SELECT * FROM annotations_item WHERE project_id = %s ORDER BY id) AS items",
+            [project_id],
         )
-        item_ids, gold_ids = columns[:, 0], columns[:, 1]
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT s.key, s.value, array_agg(i.id) FROM annotations_item i, "
-                "jsonb_each_text(i.slices) s WHERE i.project_id = %s AND i.round = %s "
+                "jsonb_each_text(i.slices) s WHERE i.project_id = %s "
                 "GROUP BY s.key, s.value ORDER BY s.key, s.value",
-                [project_id, round_number],
+                [project_id],
             )
             groups = cursor.fetchall()
-        return item_ids, gold_ids, _slices_from_groups(groups, item_ids)
-    rows = list(items.order_by("id").values_list("id", "gold_label_id", "slices"))
-    item_ids = np.array([i for i, _, _ in rows], dtype=np.int64)
-    gold_ids = np.array([-1 if g is None else g for _, g, _ in rows], dtype=np.int64)
-    return item_ids, gold_ids, _slices([s for _, _, s in rows])
+        return columns, _slices_from_groups(groups, columns[:, 0])
+    rows = list(
+        Item.objects.filter(project_id=project_id)
+        .order_by("id")
+        .values_list("id", "gold_label_id", "round", "extra_labels", "slices")
+    )
+    columns = np.array(
+        [(i, -1 if g is None else g, r, x) for i, g, r, x, _ in rows], dtype=np.int64
+    ).reshape(-1, 4)
+    return columns, _slices([s for *_, s in rows])
 
 
 def _slices_from_groups(groups: list[tuple[str, str, list[int]]], item_ids) -> list[SliceCodes]:
@@ -132,8 +156,9 @@ def _slices_from_groups(groups: list[tuple[str, str, list[int]]], item_ids) -> l
     return list(result.values())
 
 
-def _annotation_columns(project_id: int, round_number: int) -> NDArray[np.int64]:
-    """Active annotations of a round as rows (id, item, labeler, class or -1, time ms or -1)."""
+def _annotation_columns(project_id: int) -> NDArray[np.int64]:
+    """Active annotations of every round as rows (id, item, labeler, class or -1, time ms or -1,
+    round, guideline version)."""
     if connection.vendor == "postgresql":
         return _int_columns(
             [
@@ -142,41 +167,49 @@ def _annotation_columns(project_id: int, round_number: int) -> NDArray[np.int64]
                 "labeler_id",
                 "coalesce(label_id, -1)",
                 "coalesce(time_spent_ms, -1)",
+                "round",
+                "guideline_version",
             ],
-            "FROM annotations_annotation WHERE project_id = %s AND round = %s AND NOT withdrawn",
-            [project_id, round_number],
+            "FROM annotations_annotation WHERE project_id = %s AND NOT withdrawn",
+            [project_id],
         )
-    rows = Annotation.objects.filter(
-        project_id=project_id, round=round_number, withdrawn=False
-    ).values_list("id", "item_id", "labeler_id", "label_id", "time_spent_ms")
+    rows = Annotation.objects.filter(project_id=project_id, withdrawn=False).values_list(
+        "id", "item_id", "labeler_id", "label_id", "time_spent_ms", "round", "guideline_version"
+    )
     return np.array(
         [
-            (i, item, who, -1 if label is None else label, -1 if ms is None else ms)
-            for i, item, who, label, ms in rows
+            (i, item, who, -1 if label is None else label, -1 if ms is None else ms, r, g)
+            for i, item, who, label, ms, r, g in rows
         ],
         dtype=np.int64,
-    ).reshape(-1, 5)
+    ).reshape(-1, 7)
 
 
-def project_labels_load(*, project: Project, round_number: int | None = None) -> ProjectLabels:
-    """Read the project's items and active annotations of ``round_number`` (default: current)."""
-    round_number = round_number or project.current_round
+def project_labels_load(*, project: Project) -> ProjectLabels:
+    """Read the project's items and all its active annotations (two or three queries)."""
     classes = list(
         LabelClass.objects.filter(project=project).order_by("order", "id").values_list("id", "key")
     )
     class_ids = np.array([c for c, _ in classes], dtype=np.int64)
     class_order = np.argsort(class_ids)
 
-    item_ids, gold_ids, slices = _item_columns(project.pk, round_number)
+    items, slices = _item_columns(project.pk)
+    item_ids, gold_ids, item_round = items[:, 0], items[:, 1], items[:, 2]
     gold = np.full(item_ids.size, np.nan)
     has_gold = gold_ids >= 0
     gold[has_gold] = class_order[_codes(gold_ids[has_gold], class_ids[class_order])]
 
-    rows = _annotation_columns(project.pk, round_number)
-    # Labels of items that have since moved to a later round belong to no column here.
-    known = np.isin(rows[:, 1], item_ids)
-    rows = rows[known]
+    rows = _annotation_columns(project.pk)
+    high_water_mark = int(rows[:, 0].max()) if rows.size else 0
     rows = rows[rows[:, 3] >= 0]  # a label without a class (not classification) has no code
+    history = LabelHistory(
+        item=_codes(rows[:, 1], item_ids),
+        label=class_order[_codes(rows[:, 3], class_ids[class_order])],
+        round=rows[:, 5],
+        guideline=rows[:, 6],
+    )
+    # The current labels: each item's labels in its own round (earlier rounds are history).
+    rows = rows[rows[:, 5] == item_round[history.item]]
     labeler_ids = np.unique(rows[:, 2])
     labeler_codes = _codes(rows[:, 2], labeler_ids)
     item_codes = _codes(rows[:, 1], item_ids)
@@ -186,7 +219,7 @@ def project_labels_load(*, project: Project, round_number: int | None = None) ->
     matrix = np.full((labeler_ids.size, item_ids.size), np.nan)
     matrix[labeler_codes, item_codes] = label_codes
     return ProjectLabels(
-        round=round_number,
+        round=project.current_round,
         item_ids=item_ids,
         labeler_ids=labeler_ids,
         class_ids=class_ids,
@@ -196,5 +229,8 @@ def project_labels_load(*, project: Project, round_number: int | None = None) ->
         time_spent_ms=np.where(rows[:, 4] >= 0, rows[:, 4], np.nan),
         annotation_labeler=labeler_codes,
         slices=slices,
-        high_water_mark=int(rows[:, 0].max()) if rows.size else 0,
+        high_water_mark=high_water_mark,
+        item_round=item_round,
+        item_extra_labels=items[:, 3],
+        history=history,
     )

@@ -1,4 +1,4 @@
-"""Consistency reports and per-item consensus.
+"""Consistency reports, per-item consensus, and the disagreement-review workflow.
 
 A :class:`ConsistencyReport` is written whole, in one transaction, by ``report_recompute``; the
 newest one is served and older ones stay as history (a report is never updated in place).
@@ -8,7 +8,9 @@ label is committed (cheap, in the request), and by Dawid–Skene at each project
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from annotations.models import Item, LabelClass, Project
 
@@ -35,6 +37,12 @@ class ConsistencyReport(models.Model):
     pairwise = models.JSONField(default=dict)
     confusion_pairs = models.JSONField(default=list)
     top_disagreements = models.JSONField(default=list)
+    # Rounds and guidelines: agreement per round and per guideline version, whether the newest
+    # round raised agreement (paired bootstrap CI), and what escalation cost and saved.
+    per_round = models.JSONField(default=list)
+    per_guideline = models.JSONField(default=list)
+    round_change = models.JSONField(default=dict)
+    escalation = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
@@ -53,6 +61,7 @@ class ConsistencyReport(models.Model):
 class ConsensusMethod(models.TextChoices):
     MAJORITY = "majority", "Majority vote"
     DAWID_SKENE = "dawid_skene", "Dawid–Skene"
+    REVIEWED = "reviewed", "Reviewed by an SME"  # only on read: see ReviewDecision
 
 
 class ItemConsensus(models.Model):
@@ -82,3 +91,164 @@ class ItemConsensus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}: {self.label_id} ({self.method})"
+
+
+class DecisionOutcome(models.TextChoices):
+    LABEL = "label", "Final label"
+    INPUT_INSUFFICIENT = "input_insufficient", "Input lacks information"
+    INSTRUCTIONS_AMBIGUOUS = "instructions_ambiguous", "Instructions ambiguous"
+
+
+class ReviewDecision(models.Model):
+    """An SME's decision on a disputed item, in the item's round. Never edited: a revision is a
+    new row with the next ``revision`` number, and the previous row loses ``current``.
+
+    A current ``label`` decision overrides the item's computed consensus (method ``reviewed``) on
+    read; the stored ``ItemConsensus`` stays purely derived from labels.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="decisions")
+    round = models.PositiveIntegerField()
+    revision = models.PositiveIntegerField()
+    current = models.BooleanField(default=True)
+    outcome = models.CharField(max_length=32, choices=DecisionOutcome.choices)
+    label = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(max_length=5000)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+    guideline = models.ForeignKey(
+        "GuidelineVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="decisions",
+        help_text="The guideline version this decision led to (instructions ambiguous).",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "revision"], name="decision_unique_revision"),
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(current=True), name="decision_one_current"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="label", label__isnull=False)
+                | (~Q(outcome="label") & Q(label__isnull=True)),
+                name="decision_label_iff_outcome_label",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "outcome", "current"], name="decision_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} r{self.revision}: {self.outcome}"
+
+
+class Comment(models.Model):
+    """A markdown comment in an item's discussion. Edits keep the earlier bodies."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=10000)
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["item", "id"], name="comment_item")]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on {self.item_id}"
+
+
+class CommentRevision(models.Model):
+    """A comment's body before an edit."""
+
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="revisions")
+    body = models.TextField()
+    replaced_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"comment {self.comment_id} before {self.replaced_at:%Y-%m-%d %H:%M}"
+
+
+class GuidelineVersion(models.Model):
+    """One published version of a project's labeling instructions (markdown). Never edited."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guidelines")
+    version = models.PositiveIntegerField()
+    body = models.TextField(max_length=100000)
+    changelog = models.TextField(max_length=5000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="guideline_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} guideline v{self.version}"
+
+
+class GuidelineExample(models.Model):
+    """An example item of a guideline version: "this is a <class>" or "this is not"."""
+
+    guideline = models.ForeignKey(
+        GuidelineVersion, on_delete=models.CASCADE, related_name="examples"
+    )
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="+")
+    is_example = models.BooleanField(default=True, help_text="False: a counter-example.")
+    note = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return f"v{self.guideline_id}: {self.item_id} {'is' if self.is_example else 'is not'}"
+
+
+class NotificationKind(models.TextChoices):
+    DISAGREEMENTS = "disagreements", "New disagreements"
+    MENTION = "mention", "Mentioned in a comment"
+
+
+class Notification(models.Model):
+    """An in-app notification. New disagreements coalesce: while one is unread, its ``count``
+    grows instead of a new row being added."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
+    item = models.ForeignKey(
+        Item, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    comment = models.ForeignKey(
+        Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "read_at", "-id"], name="notification_inbox")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "project", "kind"],
+                condition=Q(read_at__isnull=True, kind="disagreements"),
+                name="notification_one_unread_digest",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.kind} ×{self.count}"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from annotations.models import Annotation, Project
-from consensus.models import ConsistencyReport, ItemConsensus
+from consensus.models import (
+    Comment,
+    ConsistencyReport,
+    DecisionOutcome,
+    GuidelineVersion,
+    ItemConsensus,
+    Notification,
+    ReviewDecision,
+)
 from consensus.services.recompute import recompute_is_running, requested_version
 
 
@@ -34,17 +42,13 @@ class ReportState:
 
 
 def report_latest(*, project: Project) -> ConsistencyReport | None:
-    """The newest complete report of the project's current round (reports are written whole)."""
-    return (
-        ConsistencyReport.objects.filter(project=project, round=project.current_round)
-        .order_by("-version")
-        .first()
-    )
+    """The newest complete report of the project (reports are written whole)."""
+    return ConsistencyReport.objects.filter(project=project).order_by("-version").first()
 
 
 def report_state(*, project: Project) -> ReportState:
     newest = (
-        Annotation.objects.filter(project=project, round=project.current_round, withdrawn=False)
+        Annotation.objects.filter(project=project, withdrawn=False)
         .order_by("-id")
         .values_list("id", flat=True)
         .first()
@@ -65,10 +69,103 @@ ITEM_ORDERS = {
 
 
 def item_consensus_list(*, project: Project, order: str = "disagreement") -> QuerySet:
-    """Items' consensus; ``disagreement`` puts the most disputed (lowest majority share) first."""
-    rows = ItemConsensus.objects.filter(
-        project=project, round=project.current_round
-    ).select_related("item", "label")
+    """Items' consensus in their current round; ``disagreement`` puts the most disputed (lowest
+    majority share) first. ``decision_label`` / ``decision_outcome`` carry a current review
+    decision of that round, which overrides the computed label (method ``reviewed``)."""
+    decision = ReviewDecision.objects.filter(
+        item=OuterRef("item_id"), round=OuterRef("round"), current=True
+    )
+    rows = (
+        ItemConsensus.objects.filter(project=project)
+        .select_related("item", "label")
+        .annotate(
+            decision_outcome=Subquery(decision.values("outcome")[:1]),
+            decision_label=Subquery(decision.values("label__key")[:1]),
+        )
+    )
     if order in {"disagreement", "confidence"}:
         rows = rows.filter(n_labels__gte=2 if order == "disagreement" else 1)
     return rows.order_by(*ITEM_ORDERS[order])
+
+
+def decision_history(*, item_id: int) -> QuerySet[ReviewDecision]:
+    """Every decision on the item, newest first."""
+    return (
+        ReviewDecision.objects.filter(item_id=item_id)
+        .select_related("label", "decided_by", "guideline")
+        .order_by("-revision")
+    )
+
+
+def comment_list(*, item_id: int) -> QuerySet[Comment]:
+    return (
+        Comment.objects.filter(item_id=item_id)
+        .select_related("author")
+        .prefetch_related("mentions", "revisions")
+        .order_by("id")
+    )
+
+
+def guideline_list(*, project: Project) -> QuerySet[GuidelineVersion]:
+    """Published versions, newest first, with their examples and linked decisions."""
+    return (
+        GuidelineVersion.objects.filter(project=project)
+        .select_related("created_by")
+        .prefetch_related("examples__label", "examples__item", "decisions")
+        .order_by("-version")
+    )
+
+
+def labeler_reliability(*, project: Project) -> dict[int, dict]:
+    """Per labeler id, their figures from the newest report (agreement with others, gold
+    accuracy, Dawid–Skene accuracy); empty before the first report."""
+    rows = (
+        ConsistencyReport.objects.filter(project=project)
+        .order_by("-version")
+        .values_list("per_labeler", flat=True)
+        .first()
+    )
+    keys = ("agreement_with_others", "gold_accuracy", "dawid_skene_accuracy", "labels")
+    return {r["labeler_id"]: {k: r.get(k) for k in keys} for r in rows or []}
+
+
+def item_labels(*, item_id: int) -> list[dict]:
+    """Every active label of the item in every round, newest round first (reviewers only)."""
+    rows = (
+        Annotation.objects.filter(item_id=item_id, withdrawn=False)
+        .order_by("-round", "id")
+        .values_list(
+            "id",
+            "round",
+            "labeler_id",
+            "labeler__username",
+            "label__key",
+            "created_at",
+            "guideline_version",
+            "time_spent_ms",
+        )
+    )
+    names = ("id", "round", "labeler_id", "labeler", "label", "created_at", "guideline_version")
+    return [{**dict(zip(names, r, strict=False)), "time_spent_ms": r[7]} for r in rows]
+
+
+def notification_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
+    rows = Notification.objects.filter(user_id=user_id).select_related("project", "comment__author")
+    if unread_only:
+        rows = rows.filter(read_at=None)
+    return rows.order_by("-id")
+
+
+def notification_unread_count(*, user_id: int) -> int:
+    return Notification.objects.filter(user_id=user_id, read_at=None).count()
+
+
+def input_issue_list(*, project: Project) -> QuerySet[ReviewDecision]:
+    """Items whose current decision says the input lacks information: for the data owner."""
+    return (
+        ReviewDecision.objects.filter(
+            project=project, current=True, outcome=DecisionOutcome.INPUT_INSUFFICIENT
+        )
+        .select_related("item", "decided_by")
+        .order_by("-decided_at")
+    )

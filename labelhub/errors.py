@@ -61,8 +61,17 @@ class ForbiddenError(ApplicationError):
 
 
 class ConflictError(ApplicationError):
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(code, message, field=field, status_code=status.HTTP_409_CONFLICT)
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(
+            code, message, field=field, status_code=status.HTTP_409_CONFLICT, details=details
+        )
 
 
 def _flatten(detail: Any, path: str = "") -> Iterator[tuple[str, str]]:

@@ -67,3 +67,23 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     project = factory.SubFactory(ProjectFactory)
     role = Role.LABELER
+
+
+def submit_labels(item, labels: dict, *, announce: bool = True) -> None:
+    """Each ``{labeler: class key}`` labels ``item`` in its current round through the service,
+    running the after-commit receivers as production does (item consensus, escalation,
+    notifications, a recompute request) unless ``announce`` is False."""
+    from django.test import TestCase
+
+    from annotations.services.annotations import annotation_submit
+
+    item.refresh_from_db()
+    for user, key in labels.items():
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            annotation_submit(
+                labeler=user,
+                item_id=item.pk,
+                value={"label": key},
+                idempotency_key=f"{user.pk}-{item.pk}-r{item.round}",
+                announce=announce,
+            )

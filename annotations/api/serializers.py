@@ -15,6 +15,7 @@ class LabelClassSerializer(serializers.ModelSerializer):
 
 
 GOLD_SETTINGS = ("gold_rate", "gold_onboarding", "gold_min_accuracy", "gold_min_answers")
+REVIEW_SETTINGS = ("review_rule", "review_threshold", "escalation_max_labels")
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -31,16 +32,18 @@ class ProjectSerializer(serializers.ModelSerializer):
             "overlap",
             "instructions",
             "current_round",
+            "guideline_version",
             "created_at",
             "my_role",
             "classes",
             *GOLD_SETTINGS,
+            *REVIEW_SETTINGS,
         ]
 
     def to_representation(self, project: Project) -> dict:
         data = super().to_representation(project)
         if getattr(project, "my_role", None) == Role.LABELER:  # blind: no hint of gold mixing
-            for field in GOLD_SETTINGS:
+            for field in (*GOLD_SETTINGS, *REVIEW_SETTINGS):
                 data.pop(field)
         return data
 

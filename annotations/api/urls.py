@@ -44,6 +44,7 @@ urlpatterns = [
     ),
     path("items/<int:item_id>/image/", views.ItemImageApi.as_view(), name="item-image"),
     path("items/<int:item_id>/skip/", views.AssignmentSkipApi.as_view(), name="item-skip"),
+    path("items/<int:item_id>/flags/", views.ItemFlagCreateApi.as_view(), name="item-flags"),
     path("annotations/", views.AnnotationSubmitApi.as_view(), name="annotation-submit"),
     path(
         "annotations/<int:annotation_id>/withdraw/",

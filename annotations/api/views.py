@@ -20,7 +20,16 @@ from annotations.api.serializers import (
     MembershipSerializer,
     ProjectSerializer,
 )
-from annotations.models import ClassKind, Item, ItemStatus, LabelClass, Role, TaskType
+from annotations.models import (
+    ClassKind,
+    FlagKind,
+    Item,
+    ItemStatus,
+    LabelClass,
+    ReviewRule,
+    Role,
+    TaskType,
+)
 from annotations.selectors import (
     SEES_ITEMS,
     annotation_list,
@@ -34,6 +43,7 @@ from annotations.selectors import (
 )
 from annotations.services.annotations import annotation_submit, annotation_withdraw
 from annotations.services.assignments import assignment_next, assignment_skip
+from annotations.services.flags import item_flag
 from annotations.services.gold import membership_unpause
 from annotations.services.imports import items_import_file, items_import_records
 from annotations.services.projects import (
@@ -105,6 +115,9 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
             min_value=0, max_value=1, required=False, allow_null=True
         )
         gold_min_answers = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+        review_rule = serializers.ChoiceField(choices=ReviewRule.choices, required=False)
+        review_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
+        escalation_max_labels = serializers.IntegerField(min_value=0, max_value=20, required=False)
 
     @extend_schema(responses=ProjectSerializer)
     def get(self, request: Request, project_id: int) -> Response:
@@ -302,6 +315,25 @@ class AssignmentSkipApi(APIView):
     def post(self, request: Request, item_id: int) -> Response:
         assignment = assignment_skip(item_id=item_id, labeler=request.user)
         return Response({"item": assignment.item_id, "status": assignment.status})
+
+
+class ItemFlagCreateApi(APIView):
+    """A labeler flags the item they hold or labeled: ``{"kind": "unsure"|"input_unclear",
+    "note"}``. Reviewers see flags in the disagreement queue; labelers only their own."""
+
+    class FlagInputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=FlagKind.choices)
+        note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+    @extend_schema(request=FlagInputSerializer, responses={201: dict})
+    def post(self, request: Request, item_id: int) -> Response:
+        data = self.FlagInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        flag = item_flag(labeler=request.user, item_id=item_id, **data.validated_data)
+        return Response(
+            {"item": flag.item_id, "round": flag.round, "kind": flag.kind, "note": flag.note},
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class AnnotationSubmitApi(APIView):

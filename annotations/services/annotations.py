@@ -24,6 +24,7 @@ from annotations.services.access import ensure_labeler
 from annotations.services.assignments import (
     assignment_put,
     item_has_open_slot,
+    labels_wanted,
     lease_duration,
 )
 from annotations.services.gold import gold_record
@@ -91,7 +92,8 @@ def annotation_submit(
 ) -> SubmitResult:
     """Store one label. Re-sending the same ``idempotency_key`` returns the first result.
 
-    Checks: the labeler is a labeler of the item's project; the class belongs to the project; the
+    Checks: the labeler is a labeler of the item's project who has acknowledged its newest
+    guideline (the annotation records that version); the class belongs to the project; the
     item's round is open; the labeler holds a live lease on the item, or the item still has a slot
     that no one else holds; the labeler has no active label on the item in this round.
     Locks: the item's row. Effects: annotation inserted, assignment marked submitted,
@@ -143,12 +145,13 @@ def annotation_submit(
                 label=label,
                 time_spent_ms=time_spent_ms,
                 idempotency_key=idempotency_key,
+                guideline_version=item.project.guideline_version,
             )
             assignment_put(
                 item=item, labeler=labeler, status=AssignmentStatus.SUBMITTED, lease_expires_at=None
             )
             item.labels_done += 1
-            if item.labels_done >= item.project.overlap:
+            if item.labels_done >= labels_wanted(item):
                 item.status = ItemStatus.COMPLETE
             item.save(update_fields=["labels_done", "status"])
             if item.gold_label_id is not None:
@@ -205,7 +208,7 @@ def annotation_withdraw(
         item.labels_done -= 1
         # Gold items under gold mixing may hold more labels than the overlap.
         item.status = (
-            ItemStatus.OPEN if item.labels_done < item.project.overlap else ItemStatus.COMPLETE
+            ItemStatus.OPEN if item.labels_done < labels_wanted(item) else ItemStatus.COMPLETE
         )
         item.save(update_fields=["labels_done", "status"])
         if item.gold_label_id is not None:

@@ -3,7 +3,8 @@
 Rules (see annotations/README.md, "Leases"):
 
 * An item is offered to a labeler when it is ``open`` in its round, the labeler has not
-  submitted or skipped it in that round, and ``labels_done + live leases of others < overlap``.
+  submitted or skipped it in that round, and ``labels_done + live leases of others < wanted``,
+  where ``wanted = overlap + extra_labels`` (``extra_labels`` > 0 after escalation).
 * Among those, the item closest to completion comes first (``labels_done`` descending, then id),
   so items reach full overlap, and agreement becomes measurable, early.
 * A lease holds a slot for ``LABELHUB_LEASE_SECONDS`` (10 minutes by default); an expired lease
@@ -66,7 +67,12 @@ def item_has_open_slot(*, item: Item, labeler_id: int, now: datetime) -> bool:
     taken = item.labels_done + _live_leases(
         item_id=item.pk, round_number=item.round, now=now, exclude_labeler_id=labeler_id
     )
-    return taken < item.project.overlap
+    return taken < labels_wanted(item)
+
+
+def labels_wanted(item: Item) -> int:
+    """How many labels the item needs in its round: the overlap plus any escalation labels."""
+    return item.project.overlap + item.extra_labels
 
 
 def _done_or_skipped(labeler: AbstractBaseUser) -> Exists:
@@ -119,7 +125,7 @@ def _candidates(*, project: Project, labeler: AbstractBaseUser, now: datetime, s
     return (
         items.filter(~_done_or_skipped(labeler))
         .alias(leases=Coalesce(Subquery(live_leases), Value(0)))
-        .filter(leases__lt=project.overlap - F("labels_done"))
+        .filter(leases__lt=project.overlap + F("extra_labels") - F("labels_done"))
         .order_by("-labels_done", "id")
     )
 

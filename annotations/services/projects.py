@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from annotations.models import (
     ClassKind,
@@ -136,6 +136,9 @@ PROJECT_SETTINGS = frozenset(
         "gold_onboarding",
         "gold_min_accuracy",
         "gold_min_answers",
+        "review_rule",
+        "review_threshold",
+        "escalation_max_labels",
     }
 )
 
@@ -159,10 +162,11 @@ def project_update(*, project: Project, changes: dict[str, Any]) -> Project:
         overlap = changes.get("overlap")
         if overlap is not None:
             items = Item.objects.filter(project=project)
-            items.filter(status=ItemStatus.COMPLETE, labels_done__lt=overlap).update(
+            wanted = overlap + F("extra_labels")
+            items.filter(status=ItemStatus.COMPLETE, labels_done__lt=wanted).update(
                 status=ItemStatus.OPEN
             )
-            items.filter(status=ItemStatus.OPEN, labels_done__gte=overlap).update(
+            items.filter(status=ItemStatus.OPEN, labels_done__gte=wanted).update(
                 status=ItemStatus.COMPLETE
             )
     return project

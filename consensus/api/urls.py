@@ -1,5 +1,6 @@
 from django.urls import path
 
+from consensus.api import review_views as review
 from consensus.api import views
 
 urlpatterns = [
@@ -33,4 +34,38 @@ urlpatterns = [
         views.ConsistencyRecomputeApi.as_view(),
         name="consistency-recompute",
     ),
+    path(
+        "projects/<int:project_id>/disagreements/",
+        review.DisagreementListApi.as_view(),
+        name="disagreements",
+    ),
+    path(
+        "projects/<int:project_id>/disagreements/pairs/",
+        review.DisagreementPairsApi.as_view(),
+        name="disagreement-pairs",
+    ),
+    path(
+        "projects/<int:project_id>/guidelines/",
+        review.GuidelineListApi.as_view(),
+        name="guidelines",
+    ),
+    path(
+        "projects/<int:project_id>/guidelines/<int:version>/acknowledge/",
+        review.GuidelineAcknowledgeApi.as_view(),
+        name="guideline-acknowledge",
+    ),
+    path("projects/<int:project_id>/rounds/", review.RoundStartApi.as_view(), name="rounds"),
+    path(
+        "projects/<int:project_id>/input-issues/",
+        review.InputIssueListApi.as_view(),
+        name="input-issues",
+    ),
+    path("items/<int:item_id>/review/", review.ItemReviewApi.as_view(), name="item-review"),
+    path("items/<int:item_id>/decision/", review.ItemDecisionApi.as_view(), name="item-decision"),
+    path(
+        "items/<int:item_id>/comments/", review.ItemCommentListApi.as_view(), name="item-comments"
+    ),
+    path("comments/<int:comment_id>/", review.CommentEditApi.as_view(), name="comment-edit"),
+    path("notifications/", review.NotificationListApi.as_view(), name="notifications"),
+    path("notifications/read/", review.NotificationReadApi.as_view(), name="notifications-read"),
 ]

@@ -58,6 +58,14 @@ def nominal_alpha(counts: ArrayLike) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def nominal_coefficients(counts: ArrayLike) -> dict[str, float | None]:
+    """Nominal alpha, percent agreement and Gwet's AC1 (over the matrix's columns as the scale)
+    from an items × classes count matrix; None where undefined."""
+    c = np.asarray(counts, dtype=np.float64).reshape(-1, np.shape(counts)[-1])
+    values = _coefficients(np.ones((1, len(c))), _terms(c), max(c.shape[1], 2))
+    return {name: float(v[0]) if np.isfinite(v[0]) else None for name, v in values.items()}
+
+
 def _terms(counts: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
     """Per-item terms whose weighted sums make each coefficient."""
     m = counts.sum(axis=1)
@@ -89,10 +97,17 @@ def _coefficients(w: NDArray[np.float64], t: dict[str, NDArray[np.float64]], q: 
     return {"krippendorff_alpha": alpha, "percent_agreement": p_a, "gwet_ac1": ac1}
 
 
-def _grouped(t: dict[str, NDArray[np.float64]], groups: int, rng: np.random.Generator):
-    """Sum each term over ``groups`` random groups of items (sizes differ by at most one)."""
-    n_items = len(t["m2"])
-    group = rng.permutation(n_items) % groups
+def random_groups(n_items: int, groups: int, rng: np.random.Generator) -> NDArray[np.intp]:
+    """Deal ``n_items`` items at random into ``groups`` groups (sizes differ by at most one):
+    the group of each item, from one ``rng.permutation``."""
+    return rng.permutation(n_items) % groups
+
+
+def sum_by_group(
+    t: dict[str, NDArray[np.float64]], group: NDArray[np.intp], groups: int
+) -> dict[str, NDArray[np.float64]]:
+    """Sum each per-item term over the groups in ``group`` (one group index per item); share one
+    assignment between term sets that must stay paired, e.g. two rounds of the same items."""
     summed = {}
     for name, values in t.items():
         if values.ndim == 1:
@@ -106,6 +121,11 @@ def _grouped(t: dict[str, NDArray[np.float64]], groups: int, rng: np.random.Gene
                 axis=1,
             )
     return summed
+
+
+def _grouped(t: dict[str, NDArray[np.float64]], groups: int, rng: np.random.Generator):
+    """Sum each term over ``groups`` random groups of items (sizes differ by at most one)."""
+    return sum_by_group(t, random_groups(len(t["m2"]), groups, rng), groups)
 
 
 def nominal_agreement_intervals(

@@ -28,6 +28,7 @@ class ConsensusColumns:
     or 1 (Dawid–Skene)."""
 
     item_id: NDArray[np.int64]
+    round: NDArray[np.int64]
     label_id: NDArray[np.int64]
     method: NDArray[np.int64]
     confidence: NDArray[np.float64]
@@ -56,6 +57,7 @@ def consensus_columns(labels: ProjectLabels, disagreement: Any, ds: Any) -> Cons
     confidence = np.where(use_ds, ds.probability, share) if ds.defined else share
     return ConsensusColumns(
         item_id=labels.item_ids,
+        round=labels.item_round,
         label_id=label_id,
         method=use_ds.astype(np.int64),
         confidence=np.asarray(confidence, dtype=np.float64),
@@ -66,11 +68,12 @@ def consensus_columns(labels: ProjectLabels, disagreement: Any, ds: Any) -> Cons
     )
 
 
-def _stored(project_id: int, round_number: int) -> ConsensusColumns:
+def _stored(project_id: int) -> ConsensusColumns:
     if connection.vendor == "postgresql":
         values = packed_columns(
             [
                 ("item_id", "i8"),
+                ("round", "i8"),
                 ("coalesce(label_id, -1)", "i8"),
                 ("(method = 'dawid_skene')::int", "i8"),
                 ("coalesce(confidence, 'NaN')", "f8"),
@@ -79,13 +82,14 @@ def _stored(project_id: int, round_number: int) -> ConsensusColumns:
                 ("coalesce(entropy, 'NaN')", "f8"),
                 ("tied::int", "i8"),
             ],
-            "FROM consensus_itemconsensus WHERE project_id = %s AND round = %s",
-            [project_id, round_number],
+            "FROM consensus_itemconsensus WHERE project_id = %s",
+            [project_id],
         )
         return ConsensusColumns(*values)
     rows = list(
-        ItemConsensus.objects.filter(project_id=project_id, round=round_number).values_list(
+        ItemConsensus.objects.filter(project_id=project_id).values_list(
             "item_id",
+            "round",
             "label_id",
             "method",
             "confidence",
@@ -101,13 +105,14 @@ def _stored(project_id: int, round_number: int) -> ConsensusColumns:
 
     return ConsensusColumns(
         item_id=column(0, np.int64, -1),
-        label_id=column(1, np.int64, -1),
-        method=np.array([r[2] == ConsensusMethod.DAWID_SKENE for r in rows], dtype=np.int64),
-        confidence=column(3, np.float64, np.nan),
-        n_labels=column(4, np.int64, 0),
-        majority_share=column(5, np.float64, np.nan),
-        entropy=column(6, np.float64, np.nan),
-        tied=column(7, np.int64, 0),
+        round=column(1, np.int64, 0),
+        label_id=column(2, np.int64, -1),
+        method=np.array([r[3] == ConsensusMethod.DAWID_SKENE for r in rows], dtype=np.int64),
+        confidence=column(4, np.float64, np.nan),
+        n_labels=column(5, np.int64, 0),
+        majority_share=column(6, np.float64, np.nan),
+        entropy=column(7, np.float64, np.nan),
+        tied=column(8, np.int64, 0),
     )
 
 
@@ -119,7 +124,7 @@ def _changed(new: ConsensusColumns, old: ConsensusColumns) -> NDArray[np.bool_]:
     at = order[np.minimum(np.searchsorted(old.item_id[order], new.item_id), order.size - 1)]
     known = old.item_id[at] == new.item_id
     same = known.copy()
-    for name in ("label_id", "method", "n_labels", "tied"):
+    for name in ("round", "label_id", "method", "n_labels", "tied"):
         same &= getattr(new, name) == getattr(old, name)[at]
     for name in ("confidence", "majority_share", "entropy"):
         a, b = getattr(new, name), getattr(old, name)[at]
@@ -130,11 +135,11 @@ def _changed(new: ConsensusColumns, old: ConsensusColumns) -> NDArray[np.bool_]:
 _UPSERT = """
 INSERT INTO consensus_itemconsensus (item_id, project_id, round, label_id, method, confidence,
     n_labels, majority_share, entropy, tied, updated_at)
-SELECT u.item_id, %s, %s, NULLIF(u.label_id, -1), u.method, NULLIF(u.confidence, 'NaN'),
+SELECT u.item_id, %s, u.round, NULLIF(u.label_id, -1), u.method, NULLIF(u.confidence, 'NaN'),
     u.n_labels, NULLIF(u.majority_share, 'NaN'), NULLIF(u.entropy, 'NaN'), u.tied, %s
-FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::int[], %s::float8[],
-            %s::float8[], %s::bool[])
-    AS u(item_id, label_id, method, confidence, n_labels, majority_share, entropy, tied)
+FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::text[], %s::float8[], %s::int[],
+            %s::float8[], %s::float8[], %s::bool[])
+    AS u(item_id, round, label_id, method, confidence, n_labels, majority_share, entropy, tied)
 ON CONFLICT (item_id) DO UPDATE SET project_id = EXCLUDED.project_id, round = EXCLUDED.round,
     label_id = EXCLUDED.label_id, method = EXCLUDED.method, confidence = EXCLUDED.confidence,
     n_labels = EXCLUDED.n_labels, majority_share = EXCLUDED.majority_share,
@@ -164,12 +169,12 @@ def consensus_rows_upsert(rows: list[ItemConsensus]) -> None:
     )
 
 
-def consensus_store(*, project_id: int, round_number: int, columns: ConsensusColumns) -> int:
+def consensus_store(*, project_id: int, columns: ConsensusColumns) -> int:
     """Upsert the items whose consensus changed; returns how many rows were written.
 
     Call inside the report's transaction.
     """
-    rows = columns.take(_changed(columns, _stored(project_id, round_number)))
+    rows = columns.take(_changed(columns, _stored(project_id)))
     if rows.item_id.size == 0:
         return 0
     now = timezone.now()
@@ -180,9 +185,9 @@ def consensus_store(*, project_id: int, round_number: int, columns: ConsensusCol
                 _UPSERT,
                 [
                     project_id,
-                    round_number,
                     now,
                     rows.item_id.tolist(),
+                    rows.round.tolist(),
                     rows.label_id.tolist(),
                     methods.tolist(),
                     rows.confidence.tolist(),
@@ -202,7 +207,7 @@ def consensus_store(*, project_id: int, round_number: int, columns: ConsensusCol
             ItemConsensus(
                 item_id=int(rows.item_id[i]),
                 project_id=project_id,
-                round=round_number,
+                round=int(rows.round[i]),
                 label_id=int(rows.label_id[i]) if rows.label_id[i] >= 0 else None,
                 method=methods[i],
                 confidence=num(rows.confidence[i]),

@@ -34,6 +34,11 @@ from consensus.metrics.count_bootstrap import nominal_agreement_intervals, nomin
 from consensus.metrics.hlp import human_level_performance
 from consensus.models import ConsistencyReport
 from consensus.services.consensus_store import consensus_columns, consensus_store
+from consensus.services.report_history import (
+    escalation_figures,
+    newest_round_change,
+    per_group,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -278,12 +283,16 @@ def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict
         "pairwise": _pairwise(labels, usernames),
         "confusion_pairs": _confusion_pairs(counts, labels.class_keys),
         "top_disagreements": _top_disagreements(labels, disagreement, labels.class_keys),
+        "per_round": per_group(labels, "round"),
+        "per_guideline": per_group(labels, "guideline"),
+        "round_change": newest_round_change(labels),
     }
     return fields, (disagreement, ds)
 
 
 def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | None:
-    """Compute the project's report for its current round and store it with ``version``.
+    """Compute the project's report (each item in its current round, plus per-round and
+    per-guideline history) and store it with ``version``.
 
     Writes, in one transaction: the report row, and every item's consensus (Dawid–Skene where it
     is defined, else majority vote). A report for the same version that already exists wins.
@@ -300,6 +309,7 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
     )
     fields, (disagreement, ds) = report_build(labels, usernames)
     columns = consensus_columns(labels, disagreement, ds)
+    fields["escalation"] = escalation_figures(labels, project, disagreement, columns.confidence)
     # Reading and computing; the row is never updated afterwards (reports are written whole).
     duration_ms = int((time.perf_counter() - started) * 1000)
     try:
@@ -313,7 +323,7 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
                 duration_ms=duration_ms,
                 **fields,
             )
-            consensus_store(project_id=project_id, round_number=labels.round, columns=columns)
+            consensus_store(project_id=project_id, columns=columns)
     except IntegrityError:
         logger.info("report v%s of project %s exists already", version, project_id)
         return ConsistencyReport.objects.filter(project_id=project_id, version=version).first()

@@ -1,0 +1,98 @@
+"""Review decisions on disputed items: final label, input lacks information, or instructions
+ambiguous. Decisions are never edited: a revision adds a row and retires the previous one."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from annotations.locks import item_lock
+from annotations.models import LabelClass
+from consensus.models import DecisionOutcome, ReviewDecision
+from labelhub.errors import ApplicationError, ConflictError
+
+
+def decision_summary(decision: ReviewDecision) -> dict:
+    """What a 409 tells the second reviewer about the decision that won."""
+    return {
+        "id": decision.pk,
+        "revision": decision.revision,
+        "outcome": decision.outcome,
+        "label": decision.label.key if decision.label_id else None,
+        "reason": decision.reason,
+        "decided_by": decision.decided_by.get_username(),
+        "decided_at": decision.decided_at.isoformat(),
+    }
+
+
+def _label(*, project_id: int, outcome: str, label_key: str | None) -> LabelClass | None:
+    if outcome != DecisionOutcome.LABEL:
+        if label_key:
+            raise ApplicationError(
+                "invalid", f"A {outcome!r} decision takes no label.", field="label"
+            )
+        return None
+    if not label_key:
+        raise ApplicationError("required", "A final label needs a class.", field="label")
+    label = LabelClass.objects.filter(project_id=project_id, key=label_key).first()
+    if label is None:
+        raise ApplicationError(
+            "unknown_class", f"{label_key!r} is not a class of this project.", field="label"
+        )
+    return label
+
+
+def decision_make(
+    *,
+    item_id: int,
+    decided_by: AbstractBaseUser,
+    outcome: str,
+    reason: str,
+    label_key: str | None = None,
+    revises: int | None = None,
+) -> ReviewDecision:
+    """Record a decision on the item in its current round.
+
+    The first decision needs no ``revises``; a revision names the current decision's id. When
+    the item has a current decision the caller did not name (another reviewer decided first, or
+    revised meanwhile), 409 ``already_decided`` answers with that decision and nothing is
+    written. Locks: the item's row, so two reviewers deciding at once are serialised and the
+    second sees the first's row.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("required", "Say why (the reason is kept).", field="reason")
+    with transaction.atomic():
+        item = item_lock(item_id=item_id)
+        label = _label(project_id=item.project_id, outcome=outcome, label_key=label_key)
+        current = (
+            ReviewDecision.objects.select_related("label", "decided_by")
+            .filter(item=item, current=True)
+            .first()
+        )
+        if current is not None and current.pk != revises:
+            raise ConflictError(
+                "already_decided",
+                f"{current.decided_by.get_username()} decided this item already; revise their "
+                "decision by naming it in 'revises'.",
+                details=[decision_summary(current)],
+            )
+        if current is None and revises is not None:
+            raise ApplicationError(
+                "invalid", "There is no current decision to revise.", field="revises"
+            )
+        if current is not None:
+            ReviewDecision.objects.filter(pk=current.pk).update(current=False)
+        return ReviewDecision.objects.create(
+            project_id=item.project_id,
+            item=item,
+            round=item.round,
+            revision=(current.revision + 1) if current else 1,
+            current=True,
+            outcome=outcome,
+            label=label,
+            reason=reason,
+            decided_by=decided_by,
+            decided_at=timezone.now(),
+        )
