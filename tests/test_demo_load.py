@@ -1,7 +1,7 @@
 """The demo loads through the real services, once, with consistent counters."""
 
 import pytest
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from annotations.models import Annotation, Item, Membership
 from fixtures.demo import DEMO_PROJECT, demo_load
@@ -21,8 +21,13 @@ def test_demo_loads_once_with_labels_gold_and_slices():
     assert items.exclude(gold_label=None).count() == 5
     assert all(item.image and item.metadata["width"] == 256 for item in items)
     assert {item.slices["camera"] for item in items} == {"A", "B"}
-    # and every item's counter equals its active annotations
-    counted = items.annotate(n=Count("annotations", filter=Q(annotations__withdrawn=False)))
+    # and every item's counter equals its active annotations in its round
+    counted = items.annotate(
+        n=Count(
+            "annotations",
+            filter=Q(annotations__withdrawn=False, annotations__round=F("round")),
+        )
+    )
     assert all(item.n == item.labels_done for item in counted)
     assert Annotation.objects.filter(project=project).count() > 40
     # and a person can log in to each role
@@ -41,3 +46,26 @@ def test_demo_load_asks_for_one_report_with_every_items_consensus():
     project, _ = demo_load(n_items=20, seed=2)
     assert ConsistencyReport.objects.filter(project=project).count() == 1
     assert ItemConsensus.objects.filter(project=project).count() == 20
+
+
+def test_demo_tells_a_review_story():
+    from annotations.models import ItemFlag
+    from consensus.models import Comment, GuidelineVersion, Notification, ReviewDecision
+
+    # when the demo is loaded
+    project, _ = demo_load(n_items=60, seed=0)
+    # then guideline v2 answers an "instructions ambiguous" decision, and round 2 relabeled
+    assert list(
+        GuidelineVersion.objects.filter(project=project).values_list("version", flat=True)
+    ) == [1, 2]
+    ambiguous = ReviewDecision.objects.get(project=project, outcome="instructions_ambiguous")
+    assert ambiguous.guideline.version == 2
+    assert Annotation.objects.filter(project=project, round=2, guideline_version=2).exists()
+    assert Item.objects.filter(project=project, round=2).exists()
+    # and the SME has flags, a discussion and a notification to start from
+    assert ItemFlag.objects.filter(project=project).count() >= 5
+    assert Comment.objects.filter(project=project).count() == 2
+    assert Notification.objects.filter(project=project, user__username="sme").exists()
+    # and the demo "labeler" login is asked to read the newest guideline first
+    labeler = Membership.objects.get(project=project, user__username="labeler")
+    assert labeler.guideline_acknowledged == 0
