@@ -182,6 +182,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-labeler annotation, agreement and clean-dataset export.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two choice sets share the field name "kind": name their enums.
+    "ENUM_NAME_OVERRIDES": {
+        "ClassKindEnum": "annotations.models.ClassKind",
+        "FlagKindEnum": "annotations.models.FlagKind",
+    },
 }
 
 if not DEBUG:
