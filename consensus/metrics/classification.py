@@ -22,8 +22,11 @@ ch. 7, for F; A. Ng, *MLOps* course / DOMAIN.md §4 for the worked figures):
 
 * precision P = TP / (TP + FP) — undefined when TP + FP = 0 ("no predicted positives");
 * recall R = TP / (TP + FN) — undefined when TP + FN = 0 ("no actual positives");
-* F1 = 2 / (1/P + 1/R) = 2PR / (P + R) = 2TP / (2TP + FP + FN) when P and R are both defined;
-  0 when both are defined and both 0; **undefined whenever P or R is undefined**;
+* F1 = 2TP / (2TP + FP + FN), which is the harmonic mean 2PR / (P + R) when P and R are both
+  defined, and stays defined when only one of them is: a class that is present but never
+  predicted has F1 = 0 (it is missed entirely), not "undefined" — otherwise a model that never
+  predicts a rare class would leave it out of macro F1 and look better for it. F1 is undefined
+  only when TP = FP = FN = 0 (no predicted and no actual positives);
 * accuracy = (TP + TN) / N (multi-class: Σ_k TP_k / N); specificity = TN / (TN + FP).
 
 Implementation notes
@@ -315,10 +318,9 @@ def _rates(
     """Vectorised precision, recall, F1, accuracy, specificity (NaN = undefined)."""
     precision = _divide(tp, tp + fp)
     recall = _divide(tp, tp + fn)
-    # 2TP / (2TP + FP + FN) equals the harmonic mean when P and R are defined (and is 0 when
-    # both are 0 with TP = 0); where either is undefined F1 is undefined too.
+    # 2TP / (2TP + FP + FN): the harmonic mean where P and R are defined; 0 for a class missed
+    # or invented entirely; undefined only without predicted and actual positives.
     f1 = _divide(2 * tp, 2 * tp + fp + fn)
-    f1[np.isnan(precision) | np.isnan(recall)] = np.nan
     return {
         "precision": precision,
         "recall": recall,
@@ -331,10 +333,6 @@ def _rates(
 def _f1_reason(precision_undefined: bool, recall_undefined: bool) -> str | None:
     if precision_undefined and recall_undefined:
         return "precision and recall are undefined (no predicted and no actual positives)"
-    if precision_undefined:
-        return "precision is undefined (no predicted positives)"
-    if recall_undefined:
-        return "recall is undefined (no actual positives)"
     return None
 
 
@@ -382,8 +380,8 @@ def binary_metrics(*, tp: int, fp: int, fn: int, tn: int) -> BinaryMetrics:
     P = TP / (TP + FP), R = TP / (TP + FN), F1 = 2PR / (P + R) = 2TP / (2TP + FP + FN),
     accuracy = (TP + TN) / N, specificity = TN / (TN + FP). A 0/0 figure is ``None`` with a reason
     in ``reasons``: precision without predicted positives, recall without actual positives, F1
-    whenever P or R is undefined (F1 = 0 when both are defined and both 0), accuracy without
-    examples, specificity without actual negatives. ``value`` = F1.
+    without either (with only one of them undefined F1 is 0: the class is missed or invented
+    entirely), accuracy without examples, specificity without actual negatives. ``value`` = F1.
 
     DOMAIN.md §4: TN 905, FN 18, FP 9, TP 68 → P = 68/77 = 88.3%, R = 68/86 = 79.1%,
     F1 = 136/163 = 83.4%. Counts must be non-negative integers (``ValueError`` otherwise).
@@ -600,15 +598,13 @@ def classification_report(
 
     - **macro** = mean over classes of the per-class figure; **weighted** = the same mean weighted
       by support (actual count). **A class whose figure is undefined is left out of that average**
-      (listed in ``excluded[figure]``) — never counted as 0. For precision and recall this is
-      scikit-learn's ``zero_division=np.nan``. Where every class is defined the averages equal
-      scikit-learn's under any ``zero_division``. Differences from scikit-learn:
-      (1) per-class F1 is undefined whenever P or R is, where scikit-learn computes
-      2TP / (2TP + FP + FN) = 0 (a class present but never predicted, or predicted but never
-      present), so such a class is left out of our macro F1 but counts as 0 in scikit-learn's —
-      **a class the model never predicts does not pull macro F1 down**: read macro recall (where it
-      counts as 0) and ``excluded["f1"]``; (2) a weighted average whose defined classes all have
-      support 0 is undefined (scikit-learn falls back to the unweighted mean).
+      (listed in ``excluded[figure]``) — never counted as 0. For precision, recall and F1 this
+      is scikit-learn's ``zero_division=np.nan``: per-class F1 is 2TP / (2TP + FP + FN) as
+      there, so a class the model never predicts (or never meets) counts 0 in macro F1, and only
+      a class that appears nowhere (TP = FP = FN = 0) is left out (``zero_division=0`` or ``1``
+      would count it as 0 or 1). Where every class is defined the averages equal scikit-learn's
+      under any ``zero_division``. One difference: a weighted average whose defined classes all
+      have support 0 is undefined (scikit-learn falls back to the unweighted mean).
     - **micro** pools the counts: ΣTP / Σ(TP + FP) = ΣTP / Σ(TP + FN) = accuracy (every value is
       one of the labels), so its three figures are equal; undefined only without pairs.
 

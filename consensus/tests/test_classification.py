@@ -15,6 +15,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from sklearn.metrics import precision_recall_fscore_support
 
 from consensus.metrics.classification import (
+    FIGURES,
     NO_ACTUAL_NEGATIVES,
     NO_ACTUAL_POSITIVES,
     NO_EXAMPLES,
@@ -113,19 +114,20 @@ def test_domain_hlp_example_is_accuracy():
 # --------------------------------------------------------------------------------------------
 
 
-def test_model_that_always_answers_zero():
+def test_model_that_always_answers_zero_has_f1_zero_and_undefined_precision():
     # given DOMAIN.md's data (86 positives of 1,000) and a model that always answers 0
     result = binary_metrics(tp=0, fp=0, fn=86, tn=914)
-    # then recall is 0/86 = 0%, precision is 0/0: undefined with the reason, and so is F1
+    # then recall is 0/86 = 0%, precision is 0/0: undefined with the reason
     assert result.recall == 0.0
     assert result.precision is None
     assert result.reasons["precision"] == NO_PREDICTED_POSITIVES
-    assert result.f1 is None
-    assert result.value is None
-    assert result.reason == result.reasons["f1"]
-    assert "precision is undefined" in result.reason
+    # and F1 = 2TP / (2TP + FP + FN) = 0/86 = 0: every positive is missed, not "undefined"
+    assert result.f1 == 0.0
+    assert result.value == 0.0
+    assert result.reason is None
     assert result.accuracy == 0.914
-    assert set(result.reasons) == {"precision", "f1"}
+    assert result.specificity == 1.0
+    assert set(result.reasons) == {"precision"}
 
 
 def test_model_that_always_answers_zero_in_a_report():
@@ -134,15 +136,19 @@ def test_model_that_always_answers_zero_in_a_report():
     y_pred = np.zeros(1000, int)
     # when the report is built
     report = classification_report(y_true, y_pred)
-    # then class 1's precision and F1 are undefined (NaN in the arrays), recall is 0
+    # then class 1's precision is undefined (NaN in the array), its recall and F1 are 0
     positive = report.per_class[1]
     assert positive.precision is None
     assert positive.reasons["precision"] == NO_PREDICTED_POSITIVES
     assert positive.recall == 0.0
-    assert positive.f1 is None
+    assert positive.f1 == 0.0
+    assert positive.reason is None
+    assert "f1" not in positive.reasons
     assert math.isnan(report.precision[1])
-    assert math.isnan(report.f1[1])
+    assert report.f1[1] == 0.0
     assert report.recall[1] == 0.0
+    # and class 0 (TP 980, FP 20, FN 0) has F1 = 1960 / 1980
+    assert report.f1[0] == 2 * 980 / (2 * 980 + 20)
     # and accuracy looks good although the model finds nothing (DOMAIN.md: accuracy misleads)
     assert report.accuracy == 0.98
 
@@ -200,15 +206,18 @@ def test_binary_metrics_without_positives_or_negatives():
     assert only_positives.f1 == pytest.approx(8 / 9)
 
 
-def test_recall_undefined_without_actual_positives():
+def test_false_alarms_without_actual_positives_give_undefined_recall_and_f1_zero():
     # given a model that raises false alarms on data with no positives
     result = binary_metrics(tp=0, fp=3, fn=0, tn=7)
-    # then precision is 0, recall undefined, F1 undefined because of recall
+    # then precision is 0, recall undefined with the reason
     assert result.precision == 0.0
     assert result.recall is None
     assert result.reasons["recall"] == NO_ACTUAL_POSITIVES
-    assert result.f1 is None
-    assert "recall is undefined" in result.reason
+    # and F1 = 0/3 = 0: the class is invented entirely, which F1 counts as a failure
+    assert result.f1 == 0.0
+    assert result.reason is None
+    assert set(result.reasons) == {"recall"}
+    assert result.specificity == 0.7
 
 
 @pytest.mark.parametrize(
@@ -291,26 +300,32 @@ def test_all_labels_missing():
 # --------------------------------------------------------------------------------------------
 
 
-def test_macro_average_leaves_undefined_classes_out_and_lists_them():
+def test_macro_f1_counts_a_never_predicted_class_as_zero_and_leaves_out_undefined_precision():
     # given 2% positives and a model that always answers 0
     y_true = np.array([1] * 20 + [0] * 980)
     y_pred = np.zeros(1000, int)
     report = classification_report(y_true, y_pred)
-    # then class 1's undefined precision and F1 are left out of the macro average, not taken as 0
+    # then class 1's undefined precision is left out of the macro average (listed), not taken as 0
     macro = report.macro
-    assert macro.excluded == {"precision": (1,), "recall": (), "f1": (1,)}
+    assert macro.excluded == {"precision": (1,), "recall": (), "f1": ()}
     assert macro.precision == report.precision[0] == 0.98
-    assert macro.f1 == report.f1[0]
-    # while class 1's defined recall of 0 is averaged in: (1 + 0) / 2
+    # while class 1's recall and F1 of 0 are averaged in: recall (1 + 0) / 2
     assert macro.recall == 0.5
-    # which is scikit-learn with zero_division=np.nan for precision and recall ...
+    # and F1 (1960/1980 + 0) / 2 = 49/99 ≈ 0.495: the missed class pulls macro F1 down
+    assert macro.f1 == (2 * 980 / (2 * 980 + 20) + 0) / 2
+    assert macro.f1 == pytest.approx(49 / 99, abs=1e-15)
+    assert round(macro.f1, 3) == 0.495
+    assert macro.reason is None
+    # weighted by support 980, 20: F1 = 0.98 · 1960/1980
+    assert report.weighted.f1 == pytest.approx(0.98 * 98 / 99, abs=1e-15)
+    assert report.weighted.excluded["f1"] == ()
+    # which is scikit-learn with zero_division=np.nan for all three figures
     sk_p, sk_r, sk_f, _ = sk_prf(y_true, y_pred, [0, 1], "macro", zero_division=nan)
-    assert (macro.precision, macro.recall) == pytest.approx((sk_p, sk_r))
-    # ... but not for F1: scikit-learn's 2TP / (2TP + FP + FN) makes class 1's F1 a 0
-    assert sk_f == pytest.approx(report.f1[0] / 2)
+    assert (macro.precision, macro.recall, macro.f1) == pytest.approx((sk_p, sk_r, sk_f), abs=1e-15)
     # and not scikit-learn's zero_division=0, which would count the 0/0 precision as 0
-    sk_p0, _, _, _ = sk_prf(y_true, y_pred, [0, 1], "macro", zero_division=0)
+    sk_p0, _, sk_f0, _ = sk_prf(y_true, y_pred, [0, 1], "macro", zero_division=0)
     assert sk_p0 == pytest.approx(0.49)
+    assert sk_f0 == pytest.approx(macro.f1, abs=1e-15)  # F1 has no 0/0 here: the same
 
 
 def test_weighted_and_micro_averages_by_hand():
@@ -341,9 +356,14 @@ def test_weighted_average_undefined_when_defined_classes_have_no_support():
     # then weighted precision has only class 2 (support 0) to average: undefined, with the reason
     assert report.weighted.precision is None
     assert "no support" in report.weighted.reasons["precision"]
+    assert report.weighted.excluded["precision"] == (1,)
     assert report.macro.precision == 0.0
-    assert report.weighted.f1 is None
-    assert report.macro.excluded["f1"] == (1, 2)
+    # while F1 is 0 for both classes (one missed, one invented), so no F1 average is undefined
+    np.testing.assert_array_equal(report.f1, [0.0, 0.0])
+    assert report.per_class[1].f1 == report.per_class[2].f1 == 0.0
+    assert (report.macro.f1, report.weighted.f1) == (0.0, 0.0)
+    assert report.macro.excluded["f1"] == report.weighted.excluded["f1"] == ()
+    assert "f1" not in report.weighted.reasons
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,11 +450,11 @@ def test_result_arrays_are_read_only():
 def assert_matches_sklearn(y_true, y_pred, labels, report):
     """Everything in ``report`` against scikit-learn on the same complete pairs.
 
-    Per class: precision and recall equal scikit-learn's with zero_division=np.nan (NaN where
-    undefined); F1 equals it where ours is defined; where ours is undefined, scikit-learn's
-    2TP / (2TP + FP + FN) is 0 (or NaN when the class appears nowhere). Averages: precision and
-    recall equal scikit-learn's (zero_division=np.nan); F1 averages equal scikit-learn's over the
-    classes we did not exclude.
+    Per class: precision, recall and F1 equal scikit-learn's with zero_division=np.nan, NaN
+    exactly where ours is undefined (for F1: only a class that appears nowhere, TP = FP = FN = 0;
+    a class never predicted or never present has F1 = 0 in both). Averages: all three figures
+    equal scikit-learn's (zero_division=np.nan), which leaves out the same NaN classes; the one
+    difference is a weighted average whose defined classes all have support 0 (ours undefined).
     """
     np.testing.assert_array_equal(
         report.confusion, sk_confusion_matrix(y_true, y_pred, labels=labels)
@@ -443,18 +463,16 @@ def assert_matches_sklearn(y_true, y_pred, labels, report):
     p, r, f, support = sk_prf(y_true, y_pred, labels)
     np.testing.assert_allclose(report.precision, p, equal_nan=True)
     np.testing.assert_allclose(report.recall, r, equal_nan=True)
+    np.testing.assert_allclose(report.f1, f, equal_nan=True)
     np.testing.assert_array_equal(report.support, support)
-    defined = ~np.isnan(report.f1)
-    np.testing.assert_allclose(report.f1[defined], f[defined])
     cm = report.confusion
     absent = (cm.sum(axis=0) + cm.sum(axis=1)) == 0
-    np.testing.assert_array_equal(np.isnan(f), absent)
-    assert np.all(f[~defined & ~absent] == 0)
+    np.testing.assert_array_equal(np.isnan(report.f1), absent)
 
     for kind in ("macro", "micro", "weighted"):
         ours = getattr(report, kind)
         sk = sk_prf(y_true, y_pred, labels, kind)
-        for figure, theirs in zip(("precision", "recall"), sk[:2], strict=True):
+        for figure, theirs in zip(FIGURES, sk[:3], strict=True):
             value = getattr(ours, figure)
             kept = np.array([lab not in ours.excluded[figure] for lab in labels])
             if value is None and kind == "weighted":
@@ -469,13 +487,6 @@ def assert_matches_sklearn(y_true, y_pred, labels, report):
             # (micro pools counts: it leaves out none)
             expected = ~np.isnan(getattr(report, figure)) if kind != "micro" else True
             np.testing.assert_array_equal(kept, expected)
-        included = [lab for lab in labels if lab not in ours.excluded["f1"]]
-        if kind == "micro":
-            assert ours.f1 == (None if math.isnan(sk[2]) else pytest.approx(sk[2]))
-        elif ours.f1 is not None:
-            assert ours.f1 == pytest.approx(sk_prf(y_true, y_pred, included, kind)[2])
-        else:
-            assert not included or (kind == "weighted" and support[defined].sum() == 0)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -522,9 +533,32 @@ def test_matches_sklearn_with_undefined_classes(seed):
     assert report.recall[4] == 0
     assert np.isnan(report.recall[[5, 6, 7]]).all()
     assert math.isnan(report.precision[7])
-    assert report.macro.excluded["f1"] == (4, 5, 6, 7)
+    # and F1 is 0 for 4 (never predicted), 5 and 6 (never true), undefined only for 7
+    np.testing.assert_array_equal(report.f1[[4, 5, 6]], [0.0, 0.0, 0.0])
+    assert math.isnan(report.f1[7])
+    assert report.per_class[7].reasons["f1"].startswith("precision and recall are undefined")
+    assert report.macro.excluded == {"precision": (4, 7), "recall": (5, 6, 7), "f1": (7,)}
+    assert report.weighted.excluded["f1"] == (7,)
+    # so macro F1 is the mean over the 7 classes that appear, zeros included
+    assert report.macro.f1 == pytest.approx(report.f1[:7].sum() / 7, abs=1e-15)
     # and everything matches scikit-learn as documented
     assert_matches_sklearn(y_true, y_pred, labels, report)
+
+
+def test_only_zero_division_nan_gives_sklearn_f1_equal_to_ours_in_every_case():
+    # given classes 0 (right), 1 (never predicted), 2 (never true) and 3 (appears nowhere)
+    y_true, y_pred, labels = [0, 0, 1, 1], [0, 2, 0, 0], [0, 1, 2, 3]
+    report = classification_report(y_true, y_pred, labels=labels)
+    np.testing.assert_allclose(report.f1, [0.4, 0.0, 0.0, nan], equal_nan=True)
+    # then scikit-learn's per-class F equals ours with zero_division=np.nan, NaN for class 3 only
+    np.testing.assert_allclose(sk_prf(y_true, y_pred, labels)[2], report.f1, equal_nan=True)
+    macro = sk_prf(y_true, y_pred, labels, "macro")[2]
+    assert macro == pytest.approx(report.macro.f1, abs=1e-15) == pytest.approx(0.4 / 3)
+    # while zero_division=0 or 1 agree on classes 0-2 but turn class 3's 0/0 into 0 or 1
+    for zero_division in (0, 1):
+        f = sk_prf(y_true, y_pred, labels, zero_division=zero_division)[2]
+        np.testing.assert_allclose(f[:3], report.f1[:3])
+        assert f[3] == zero_division
 
 
 def test_matches_sklearn_on_string_labels():
