@@ -150,7 +150,9 @@ def item_labels(*, item_id: int) -> list[dict]:
 
 
 def notification_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
-    rows = Notification.objects.filter(user_id=user_id).select_related("project", "comment__author")
+    rows = Notification.objects.filter(user_id=user_id).select_related(
+        "project", "item", "comment__author"
+    )
     if unread_only:
         rows = rows.filter(read_at=None)
     return rows.order_by("-id")

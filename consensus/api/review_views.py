@@ -280,10 +280,12 @@ class ItemReviewApi(APIView):
             for row in item_labels(item_id=item_id)
         ]
         current = [row for row in labels if row["round"] == item.round]
+        order = {c.key: i for i, c in enumerate(project.classes.order_by("order", "id"))}
         counts: dict[str, int] = {}
-        for row in current:
+        for row in sorted(current, key=lambda row: order.get(row["label"], len(order))):
             counts[row["label"]] = counts.get(row["label"], 0) + 1
-        top = sorted(counts, key=lambda k: -counts[k])[:2]
+        # The queue's confusion pair: the two most chosen classes, ties by class order.
+        top = sorted(counts, key=lambda k: (-counts[k], order.get(k, len(order))))[:2]
         same_pair = []
         if len(top) == 2:
             queue = disagreement_queue(project=project, filters=QueueFilters(pair=tuple(top)))
@@ -296,7 +298,9 @@ class ItemReviewApi(APIView):
                 "project": {"id": project.pk, "name": project.name, "my_role": project.my_role},
                 "labels": labels,
                 "counts": counts,
-                "pair": sorted(top, key=lambda k: list(counts).index(k)) if len(top) == 2 else None,
+                "pair": sorted(top, key=lambda k: order.get(k, len(order)))
+                if len(top) == 2
+                else None,
                 "flags": item_flags(item_ids=[item.pk]).get(item.pk, []),
                 "decisions": DecisionSerializer(decisions, many=True).data,
                 "comments": CommentSerializer(comment_list(item_id=item_id), many=True).data,
@@ -491,6 +495,7 @@ class NotificationListApi(APIView):
                         "project": n.project_id,
                         "project_name": n.project.name,
                         "item": n.item_id,
+                        "item_external_id": n.item.external_id if n.item_id else None,
                         "count": n.count,
                         "by": n.comment.author.username if n.comment_id else None,
                         "created_at": n.created_at,

@@ -36,6 +36,10 @@ class ReportSerializer(serializers.ModelSerializer):
             "pairwise",
             "confusion_pairs",
             "top_disagreements",
+            "per_round",
+            "per_guideline",
+            "round_change",
+            "escalation",
         ]
 
 

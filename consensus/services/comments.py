@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations.models import Item, Membership, Project
+from annotations.selectors import SEES_LABELS
 from consensus.models import Comment, CommentRevision
 from consensus.services.notifications import notify_mentions
 from labelhub.errors import ApplicationError, ForbiddenError, NotFoundError
@@ -30,14 +31,15 @@ def _clean_body(body: str) -> str:
 
 
 def mentioned_members(*, project: Project, body: str) -> dict[str, int]:
-    """Usernames mentioned in ``body`` that are members of the project → their user ids."""
+    """Usernames mentioned in ``body`` that are members who may read the discussion (not
+    labelers: they label blind) → their user ids."""
     names = {m.rstrip(".") for m in _MENTION.findall(body)}
     if not names:
         return {}
     return dict(
-        Membership.objects.filter(project=project, user__username__in=names).values_list(
-            "user__username", "user_id"
-        )
+        Membership.objects.filter(
+            project=project, user__username__in=names, role__in=SEES_LABELS
+        ).values_list("user__username", "user_id")
     )
 
 

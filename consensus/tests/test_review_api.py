@@ -341,3 +341,14 @@ def test_two_reviewers_deciding_at_once_one_wins_and_the_other_gets_409(project,
     # then exactly one decision stands and nothing was overwritten
     assert sorted(results) == [201, 409]
     assert ReviewDecision.objects.filter(item=item).count() == 1
+
+
+def test_the_review_pair_breaks_ties_by_class_order_like_the_queue(project, trio, roles, api):
+    # given a three-way split whose labels arrived dent, scratch, clean
+    item = ItemFactory(project=project)
+    submit_labels(item, dict(zip(trio, ["dent", "scratch", "clean"], strict=True)))
+    client = api(roles[Role.REVIEWER])
+    queue = client.get(_url(f"projects/{project.pk}/disagreements/")).json()["results"]
+    review = client.get(_url(f"items/{item.pk}/review/")).json()
+    # then both name the pair of the first two classes in class order
+    assert queue[0]["pair"] == review["pair"] == ["clean", "scratch"]

@@ -313,3 +313,9 @@ def test_new_disagreements_coalesce_into_one_unread_digest(project, manager, sme
         ][0]
         == 1
     )
+
+
+def test_labelers_cannot_be_mentioned_into_a_discussion_they_may_not_read(disputed, sme, trio):
+    comment = comment_add(item=disputed, author=sme, body="@ana why clean?")
+    assert not comment.mentions.exists()
+    assert not Notification.objects.filter(user=trio[0], kind="mention").exists()
