@@ -743,6 +743,200 @@ def disagreement_cards(
     return cards
 
 
+# ---------- rounds, guideline versions and escalation ----------
+
+MINUS = "\u2212"
+
+
+def fmt_signed(value: Any, digits: int = 2) -> str:
+    """A change with its sign: ``0.29`` → ``"+0.29"``, ``-0.05`` → ``"−0.05"`` (a true minus)."""
+    number = _finite(value)
+    if number is None:
+        return NA
+    text = fmt(abs(number), digits)
+    if text == "0." + "0" * digits:
+        return f"±{text}"
+    return f"+{text}" if number > 0 else f"{MINUS}{text}"
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _and_list(values: Sequence[Any]) -> str:
+    words = [str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One row of agreement per round or per guideline version."""
+
+    key: int
+    name: str
+    alpha: Cell
+    alpha_level: Level
+    interval: str
+    percent: Cell
+    items: int
+    items_compared: int
+    labels: int
+
+
+def group_rows(rows: Sequence[Mapping[str, Any]], key: str) -> list[GroupRow]:
+    """Rows of ``report.per_round`` (``key="round"``) or ``per_guideline`` (``"guideline"``)."""
+    result = []
+    for row in sorted(rows, key=lambda r: int(r.get(key) or 0)):
+        number = int(row.get(key) or 0)
+        name = _group_name(key, number)
+        alpha = Figure.from_json(row.get("krippendorff_alpha"))
+        result.append(
+            GroupRow(
+                key=number,
+                name=name,
+                alpha=figure_cell(row.get("krippendorff_alpha")),
+                alpha_level=alpha_level(alpha.value),
+                interval=alpha.interval,
+                percent=cell(row.get("percent_agreement"), reason="no item with two labels"),
+                items=int(row.get("items") or 0),
+                items_compared=int(row.get("items_compared") or 0),
+                labels=int(row.get("labels") or 0),
+            )
+        )
+    return result
+
+
+def _group_name(key: str, number: int) -> str:
+    if key == "round":
+        return f"Round {number}"
+    return f"Guideline v{number}" if number else "No guideline"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Did the newest round raise agreement? ``kind``: raised | lowered | flat | undefined |
+    none (no later round yet) — a CSS modifier; ``text`` says it in one sentence."""
+
+    kind: str
+    headline: str
+    text: str
+
+
+def round_verdict(change: Mapping[str, Any] | None) -> Verdict | None:
+    """The report's ``round_change`` in plain words; None for a report made before rounds were
+    compared (an empty ``round_change``)."""
+    if not change:
+        return None
+    number = change.get("round")
+    reason = str(change.get("reason") or "")
+    if number is None:
+        return Verdict(
+            "none", "No later round yet", f"Nothing to compare: {reason or 'one round'}."
+        )
+    before, after = fmt(change.get("before"), 2), fmt(change.get("after"), 2)
+    items = _plural(int(change.get("items") or 0), "relabeled item")
+    earlier = [int(r) for r in change.get("compared_with_rounds") or []]
+    compared = ""
+    if earlier and earlier != [int(number) - 1]:
+        compared = f", compared with their labels in round{'s' if len(earlier) > 1 else ''} "
+        compared += _and_list(earlier)
+    direction = change.get("direction")
+    if direction == "undefined" or _finite(change.get("difference")) is None:
+        figures = ""
+        if _finite(change.get("before")) is not None or _finite(change.get("after")) is not None:
+            figures = f" (alpha {before} before, {after} after)"
+        return Verdict(
+            "undefined",
+            "Change undefined",
+            f"Round {number}: the change in alpha is undefined{figures} — "
+            f"{reason or 'not enough relabeled items'}.",
+        )
+    interval = (
+        f"95% CI of the change {fmt_signed(change.get('low'))} to {fmt_signed(change.get('high'))}"
+    )
+    if change.get("significant") and direction == "raised":
+        return Verdict(
+            "raised",
+            "Agreement rose",
+            f"Round {number} raised alpha from {before} to {after} on {items}{compared} "
+            f"({interval}): significant.",
+        )
+    if change.get("significant") and direction == "lowered":
+        return Verdict(
+            "lowered",
+            "Agreement fell",
+            f"Round {number} lowered alpha from {before} to {after} on {items}{compared} "
+            f"({interval}): significant — check what changed in the guideline.",
+        )
+    return Verdict(
+        "flat",
+        "No significant change",
+        f"Round {number} took alpha from {before} to {after} on {items}{compared} ({interval}): "
+        "no significant change — agreement is hard to raise further; consider stopping.",
+    )
+
+
+@dataclass(frozen=True)
+class EscalationSummary:
+    enabled: bool
+    text: str
+    facts: list[str]
+
+
+def escalation_summary(data: Mapping[str, Any] | None) -> EscalationSummary | None:
+    """What escalation (extra labels before SME review) cost and saved, in words."""
+    if not data:
+        return None
+    enabled = bool(data.get("enabled"))
+    escalated = int(data.get("items_escalated") or 0)
+    if not enabled and not escalated:
+        return EscalationSummary(
+            False,
+            "Escalation is off: disputed items go to SME review without extra labels.",
+            [],
+        )
+    asked = int(data.get("extra_labels_asked") or 0)
+    given = int(data.get("extra_labels_given") or 0)
+    saved = int(data.get("reviews_saved") or 0)
+    text = (
+        f"Escalation asked {_plural(asked, 'extra label')} on {_plural(escalated, 'item')} "
+        f"and saved {_plural(saved, 'SME review')}."
+    )
+    facts = [
+        f"{given} of {asked} extra labels given so far",
+        f"{_plural(int(data.get('still_disputed') or 0), 'escalated item')} still disputed",
+        f"{_plural(int(data.get('disputed_items') or 0), 'item')} disputed in all",
+    ]
+    if enabled:
+        facts.append(
+            f"at most {_plural(int(data.get('max_extra_labels') or 0), 'extra label')} per item"
+        )
+    else:
+        facts.append("escalation is now off")
+    return EscalationSummary(enabled, text, facts)
+
+
+@dataclass(frozen=True)
+class RoundsSection:
+    rounds: list[GroupRow]
+    guidelines: list[GroupRow]
+    verdict: Verdict | None
+    escalation: EscalationSummary | None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.rounds or self.guidelines or self.verdict or self.escalation)
+
+
+def rounds_section(report: Any) -> RoundsSection:
+    return RoundsSection(
+        rounds=group_rows(getattr(report, "per_round", None) or [], "round"),
+        guidelines=group_rows(getattr(report, "per_guideline", None) or [], "guideline"),
+        verdict=round_verdict(getattr(report, "round_change", None)),
+        escalation=escalation_summary(getattr(report, "escalation", None)),
+    )
+
+
 # ---------- the whole page ----------
 
 TOP_ITEMS = 20
@@ -763,6 +957,7 @@ class Dashboard:
     dawid_skene: Mapping[str, Any]
     tied_items: int
     legend: list[tuple[int, str]]
+    rounds: RoundsSection
 
 
 def top_item_ids(report: Any, limit: int = TOP_ITEMS) -> list[int]:
@@ -794,4 +989,5 @@ def dashboard(
         dawid_skene=overall.get("dawid_skene") or {},
         tied_items=int(overall.get("tied_items") or 0),
         legend=legend_stops(),
+        rounds=rounds_section(report),
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import views
+from frontend import guideline_views, review_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -8,4 +8,15 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("projects/<int:project_id>/label/", views.label, name="label"),
     path("projects/<int:project_id>/consistency/", views.consistency, name="consistency"),
+    path(
+        "projects/<int:project_id>/guidelines/",
+        guideline_views.guidelines,
+        name="guidelines",
+    ),
+    path("projects/<int:project_id>/review/", review_views.review_queue, name="review-queue"),
+    path(
+        "projects/<int:project_id>/review/<int:item_id>/",
+        review_views.review_item,
+        name="review-item",
+    ),
 ]

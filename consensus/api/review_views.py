@@ -346,6 +346,13 @@ class GuidelineSerializer(serializers.ModelSerializer):
             for e in guideline.examples.all()
         ]
 
+    def to_representation(self, guideline: GuidelineVersion) -> dict:
+        data = super().to_representation(guideline)
+        if self.context.get("role") == Role.LABELER:
+            # A decision's reason may quote other labelers' labels: labelers label blind.
+            data.pop("decisions")
+        return data
+
     def get_decisions(self, guideline: GuidelineVersion) -> list[dict]:
         return [
             {"id": d.pk, "item": d.item_id, "reason": d.reason} for d in guideline.decisions.all()
@@ -360,7 +367,9 @@ class GuidelineListApi(ProjectScopedMixin, APIView):
 
     class GuidelineInputSerializer(serializers.Serializer):
         body = serializers.CharField(max_length=100_000, allow_blank=True)
-        changelog = serializers.CharField(max_length=5000, required=False, default="")
+        changelog = serializers.CharField(
+            max_length=5000, required=False, default="", allow_blank=True
+        )
         examples = ExampleSerializer(many=True, required=False, default=list)
         decisions = serializers.ListField(
             child=serializers.IntegerField(min_value=1), required=False, allow_null=True
@@ -376,7 +385,9 @@ class GuidelineListApi(ProjectScopedMixin, APIView):
             {
                 "current_version": project.guideline_version,
                 "acknowledged": acknowledged.first() or 0,
-                "versions": GuidelineSerializer(guideline_list(project=project), many=True).data,
+                "versions": GuidelineSerializer(
+                    guideline_list(project=project), many=True, context={"role": project.my_role}
+                ).data,
             }
         )
 

@@ -352,3 +352,22 @@ def test_the_review_pair_breaks_ties_by_class_order_like_the_queue(project, trio
     review = client.get(_url(f"items/{item.pk}/review/")).json()
     # then both name the pair of the first two classes in class order
     assert queue[0]["pair"] == review["pair"] == ["clean", "scratch"]
+
+
+def test_labelers_read_guidelines_without_the_decisions_behind_them(
+    project, disputed, trio, roles, api
+):
+    sme = api(roles[Role.REVIEWER])
+    sme.post(
+        _url(f"items/{disputed.pk}/decision/"),
+        {"outcome": "instructions_ambiguous", "reason": "ana and ben said clean, cy scratch"},
+        format="json",
+    )
+    published = sme.post(
+        _url(f"projects/{project.pk}/guidelines/"), {"body": "text", "changelog": ""}, format="json"
+    )
+    assert published.status_code == 201
+    assert len(published.json()["decisions"]) == 1
+    version = api(trio[0]).get(_url(f"projects/{project.pk}/guidelines/")).json()["versions"][0]
+    assert "decisions" not in version
+    assert version["body"] == "text"

@@ -7,8 +7,16 @@
  * - One idempotency key per item + label attempt. A retry after a network error sends the same
  *   key, and the server answers with the first result instead of storing the label twice.
  * - Everything that comes from the server or from a manager (item text, class names,
- *   instructions) is put into the page with textContent, never as HTML.
+ *   instructions) is put into the page with textContent, never as HTML. The one exception is a
+ *   guideline's markdown, which goes through markdown.js (it escapes all HTML first).
+ * - A new guideline version blocks labeling until it is acknowledged (409
+ *   guideline_unacknowledged from any labeling request). The page then shows the version in a
+ *   modal and, after "I have read it", resumes the interrupted action from the step that was
+ *   refused, so a label or flag the labeler already gave is sent, not lost.
+ * - The labeler sees only their own flags; nothing here reads other labelers' labels or flags.
  */
+
+import { renderMarkdown } from "./markdown.js";
 
 const config = JSON.parse(document.getElementById("label-config").textContent);
 
@@ -19,6 +27,8 @@ const MAX_TIME_SPENT_MS = 86_400_000; // the API's upper bound
 const UNDO_DEPTH = 50;
 // Submit refusals that no retry can fix: the item is no longer ours to label, so move on.
 const ITEM_GONE = new Set(["no_open_slot", "already_labeled", "round_closed"]);
+const GUIDELINE_UNACKNOWLEDGED = "guideline_unacknowledged";
+const FLAG_KINDS = { unsure: "Unsure", input_unclear: "Input unclear" };
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -48,6 +58,36 @@ const ui = {
   retry: $("retry"),
   dismiss: $("dismiss"),
   workspace: document.querySelector(".workspace"),
+  flag: $("flag"),
+  flagLabel: $("flag-label"),
+  flagDialog: $("flag-dialog"),
+  flagForm: $("flag-form"),
+  flagItemRef: $("flag-item-ref"),
+  flagNote: $("flag-note"),
+  flagClose: $("flag-close"),
+  flagCancel: $("flag-cancel"),
+  guidelineCard: $("guideline-card"),
+  guidelineOpen: $("guideline-open"),
+  guidelineOpenLabel: $("guideline-open-label"),
+  guidelineNone: $("guideline-none"),
+  guidelineDialog: $("guideline-dialog"),
+  guidelineTitle: $("guideline-title"),
+  guidelineContent: $("guideline-content"),
+  guidelineClose: $("guideline-close"),
+  ackDialog: $("ack-dialog"),
+  ackTitle: $("ack-title"),
+  ackContent: $("ack-content"),
+  ackPending: $("ack-pending"),
+  ackError: $("ack-error"),
+  ackConfirm: $("ack-confirm"),
+};
+
+// The guideline and flag endpoints, from the template (ids swapped in like config.urls).
+const urls = {
+  guidelines: ui.guidelineCard.dataset.guidelinesUrl,
+  acknowledge: ui.guidelineCard.dataset.acknowledgeUrl,
+  flag: ui.guidelineCard.dataset.flagUrl,
+  image: ui.guidelineCard.dataset.imageUrl,
 };
 
 const state = {
@@ -60,6 +100,10 @@ const state = {
   progressStale: false, // a label was stored or withdrawn since the counter was drawn
   progressSeq: 0,
   statusTimer: 0,
+  guidelineVersion: Number(ui.guidelineCard.dataset.version) || 0,
+  // Waiting for an acknowledgement: {version, resume, pending, loaded, sending}, else null.
+  ack: null,
+  flagged: new Map(), // item id -> Set of flag kinds this labeler sent for it (this session)
 };
 
 const classByHotkey = new Map(
@@ -74,6 +118,7 @@ class ApiError extends Error {
     this.status = status;
     this.code = code;
     this.moveOn = false; // set when retrying is pointless and the page should fetch the next item
+    this.details = [];
   }
 
   get needsLogin() {
@@ -96,10 +141,12 @@ function errorFromResponse(response, body) {
       code: "server_error",
     });
   }
-  return new ApiError(error.message || `Request failed (HTTP ${response.status}).`, {
+  const apiError = new ApiError(error.message || `Request failed (HTTP ${response.status}).`, {
     status: response.status,
     code: error.code,
   });
+  apiError.details = Array.isArray(error.details) ? error.details : [];
+  return apiError;
 }
 
 async function request(method, url, body) {
@@ -160,6 +207,12 @@ function setBusy(busy) {
 /** Run ``steps`` in order as one busy action; a failed step can be retried from where it failed. */
 async function act(steps) {
   if (state.busy) return;
+  // Waiting for the new guideline to be read: any action leads back to it; the refused one
+  // stays pending and is the one resumed.
+  if (state.ack) {
+    openAck();
+    return;
+  }
   setBusy(true);
   hideError();
   try {
@@ -168,6 +221,12 @@ async function act(steps) {
         await steps[i]();
       } catch (error) {
         const apiError = error instanceof ApiError ? error : unexpected(error);
+        if (apiError.code === GUIDELINE_UNACKNOWLEDGED) {
+          // Not a failure of the step: it is refused until the labeler has read the new
+          // version. Resume from this very step afterwards (the same idempotency key).
+          askToAcknowledge(apiError, steps.slice(i));
+          return;
+        }
         const rest = apiError.moveOn ? [loadNext] : steps.slice(i);
         showError(apiError, () => act(rest));
         return;
@@ -231,7 +290,7 @@ function loadPicture(item) {
 }
 
 function submitStep(item, cls, key, timeSpentMs) {
-  return async () => {
+  const step = async () => {
     const annotation = await request("POST", config.urls.submit, {
       item: item.id,
       value: { label: cls.key },
@@ -245,6 +304,10 @@ function submitStep(item, cls, key, timeSpentMs) {
     announce(`Saved ${item.external_id} → ${cls.name}`);
     state.progressStale = true;
   };
+  step.pending =
+    `Your label “${cls.name}” for ${item.external_id} is kept: it is saved as soon as you ` +
+    "confirm (Z undoes it if the new version changes your mind).";
+  return step;
 }
 
 function withdrawStep(entry) {
@@ -254,6 +317,18 @@ function withdrawStep(entry) {
     announce(`Undone: ${entry.itemRef} is back`);
     state.progressStale = true;
   };
+}
+
+function flagStep(item, kind, note) {
+  const step = async () => {
+    await request("POST", withId(urls.flag, item.id), { kind, note });
+    if (!state.flagged.has(item.id)) state.flagged.set(item.id, new Set());
+    state.flagged.get(item.id).add(kind);
+    if (state.item === item) renderFlagged();
+    announce(`Flagged ${item.external_id}: ${FLAG_KINDS[kind]}`);
+  };
+  step.pending = `Your flag on ${item.external_id} is kept: it is sent as soon as you confirm.`;
+  return step;
 }
 
 function skipStep(item) {
@@ -297,6 +372,43 @@ function undo() {
   act([withdrawStep(entry), loadNext]);
 }
 
+function openFlag() {
+  const item = state.item;
+  if (state.busy || !item || anyDialogOpen()) return;
+  if (state.ack) {
+    openAck(); // flags wait for the new guideline too
+    return;
+  }
+  // A draft belongs to its item: another item starts with an empty form.
+  if (ui.flagDialog.dataset.itemId !== String(item.id)) {
+    ui.flagForm.reset();
+    ui.flagDialog.dataset.itemId = String(item.id);
+  }
+  ui.flagItemRef.textContent = item.external_id;
+  ui.flagDialog.showModal();
+  ui.flagForm.querySelector("input[name=kind]:checked")?.focus();
+}
+
+function onFlagSubmit(event) {
+  event.preventDefault();
+  const item = state.item;
+  if (!item || String(item.id) !== ui.flagDialog.dataset.itemId) {
+    ui.flagDialog.close();
+    return;
+  }
+  const data = new FormData(ui.flagForm);
+  const kind = String(data.get("kind") || "unsure");
+  const note = String(data.get("note") || "").trim();
+  ui.flagDialog.close();
+  // Sent as one action (nothing else runs meanwhile); the item stays on screen.
+  act([flagStep(item, kind, note)]).then(() => {
+    if (state.flagged.get(item.id)?.has(kind)) {
+      ui.flagForm.reset();
+      delete ui.flagDialog.dataset.itemId;
+    }
+  });
+}
+
 function pushUndo(entry) {
   state.undoStack.push(entry);
   if (state.undoStack.length > UNDO_DEPTH) state.undoStack.shift();
@@ -317,6 +429,7 @@ function showItem(item, picture) {
     ui.textBox.scrollTop = 0;
   }
   state.item = item;
+  renderFlagged();
   // A new showing, a new attempt: after an undo the same item must not replay the old key.
   state.attemptKeys = new Map();
   state.shownAt = performance.now();
@@ -352,6 +465,7 @@ function renderAvailability() {
   const noItem = state.busy || !state.item;
   for (const button of ui.classes.querySelectorAll("button")) setUnavailable(button, noItem);
   setUnavailable(ui.skip, noItem);
+  setUnavailable(ui.flag, noItem);
   const last = state.undoStack.at(-1);
   setUnavailable(ui.undo, state.busy || !last);
   ui.undo.title = last ? `Undo my label on ${last.itemRef} (${last.labelName})` : "Nothing to undo";
@@ -407,6 +521,232 @@ function renderInstructions() {
   ui.instructions.classList.toggle("instructions--empty", !text);
 }
 
+function renderFlagged() {
+  const kinds = state.item ? state.flagged.get(state.item.id) : null;
+  const flagged = Boolean(kinds && kinds.size);
+  ui.flag.classList.toggle("is-flagged", flagged);
+  ui.flagLabel.textContent = flagged ? "Flagged" : "Flag";
+  ui.flag.title = flagged
+    ? `You flagged this item: ${[...kinds].map((k) => FLAG_KINDS[k]).join(", ")}`
+    : "Flag this item for reviewers (unsure, or the input is unclear)";
+}
+
+/* ---------- guidelines ---------- */
+
+function setGuidelineVersion(version) {
+  state.guidelineVersion = version;
+  ui.guidelineOpenLabel.textContent = `Guidelines v${version}`;
+  ui.guidelineOpen.hidden = !version;
+  ui.guidelineNone.hidden = Boolean(version);
+}
+
+async function fetchGuidelines() {
+  const data = await request("GET", urls.guidelines);
+  if (data.current_version) setGuidelineVersion(data.current_version);
+  return data;
+}
+
+const classLabel = (key) => config.classes.find((c) => c.key === key)?.name ?? key;
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function markdownBlock(text, className) {
+  const block = element("div", `gl-md ${className}`);
+  block.innerHTML = renderMarkdown(text); // escaped first; see markdown.js
+  return block;
+}
+
+/** One version: its date and author, what changed, the text and the examples. */
+function guidelineNodes(version) {
+  const nodes = [];
+  const when = new Date(version.created_at);
+  const date = Number.isNaN(when.getTime())
+    ? ""
+    : when.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  nodes.push(
+    element(
+      "p",
+      "guideline__meta muted",
+      `Version ${version.version} · published ${date} by ${version.created_by}`,
+    ),
+  );
+  if (version.changelog) {
+    const changes = element("section", "guideline__changes");
+    changes.append(element("h3", "guideline__subtitle", "What changed"));
+    changes.append(markdownBlock(version.changelog, "guideline__changelog"));
+    nodes.push(changes);
+  }
+  nodes.push(markdownBlock(version.body, "guideline__body"));
+  if (version.examples.length) {
+    const section = element("section", "guideline__examples");
+    section.append(element("h3", "guideline__subtitle", "Examples"));
+    const list = element("ul", "example-list");
+    list.setAttribute("role", "list");
+    for (const example of version.examples) list.append(exampleNode(example));
+    section.append(list);
+    nodes.push(section);
+  }
+  return nodes;
+}
+
+function exampleNode(example) {
+  const row = element("li", `example example--${example.is_example ? "is" : "isnot"}`);
+  const thumb = new Image(56, 56);
+  thumb.className = "example__thumb";
+  thumb.alt = "";
+  thumb.loading = "lazy";
+  thumb.addEventListener("error", () => thumb.remove()); // a text item has no picture
+  thumb.src = `${withId(urls.image, example.item)}?size=thumb`;
+  const body = element("div", "example__body");
+  const head = element("p", "example__head");
+  head.append(
+    element("code", "example__ref", example.external_id),
+    element("span", "example__verdict", example.is_example ? "is" : "is not"),
+    element("strong", "example__class", classLabel(example.label)),
+  );
+  body.append(head);
+  if (example.note) body.append(element("p", "example__note muted", example.note));
+  row.append(thumb, body);
+  return row;
+}
+
+function showLoading(container, text) {
+  const line = element("p", "dialog__loading muted");
+  line.append(element("span", "spinner"), element("span", "", text));
+  container.replaceChildren(line);
+}
+
+async function openGuideline() {
+  if (anyDialogOpen()) return;
+  ui.guidelineTitle.textContent = state.guidelineVersion
+    ? `Guideline v${state.guidelineVersion}`
+    : "Guideline";
+  showLoading(ui.guidelineContent, "Loading the guideline…");
+  ui.guidelineDialog.showModal();
+  try {
+    const data = await fetchGuidelines();
+    const current = data.versions.find((v) => v.version === data.current_version);
+    if (!current) {
+      ui.guidelineContent.replaceChildren(element("p", "muted", "No guideline published yet."));
+      return;
+    }
+    ui.guidelineTitle.textContent = `Guideline v${current.version}`;
+    ui.guidelineContent.replaceChildren(...guidelineNodes(current));
+    ui.guidelineContent.focus();
+  } catch (error) {
+    ui.guidelineContent.replaceChildren(
+      element("p", "ack__error", `The guideline could not be loaded. ${error.message}`),
+    );
+  }
+}
+
+/** A labeling request was refused until the newest guideline is acknowledged. */
+function askToAcknowledge(error, resumeSteps) {
+  const detail = error.details.find((d) => d && d.guideline_version);
+  state.ack = {
+    version: detail ? Number(detail.guideline_version) : null,
+    resume: () => act(resumeSteps),
+    pending: resumeSteps[0]?.pending ?? "",
+    loaded: false,
+    sending: false,
+  };
+  openAck();
+}
+
+function openAck() {
+  const ack = state.ack;
+  if (!ack) return;
+  hideError();
+  ui.ackTitle.textContent = ack.version
+    ? `Guideline v${ack.version}: read it before you label again`
+    : "The guideline has changed: read it before you label again";
+  ui.ackPending.textContent = ack.pending;
+  ui.ackPending.hidden = !ack.pending;
+  if (!ui.ackDialog.open) {
+    if (ui.help.open) ui.help.close();
+    ui.ackDialog.showModal();
+  }
+  loadAck();
+}
+
+async function loadAck() {
+  const ack = state.ack;
+  ack.loaded = false;
+  ui.ackError.hidden = true;
+  ui.ackConfirm.textContent = "I have read it";
+  ui.ackConfirm.disabled = true;
+  showLoading(ui.ackContent, "Loading the new version…");
+  try {
+    const data = await fetchGuidelines();
+    ack.version = ack.version ?? data.current_version;
+    const version = data.versions.find((v) => v.version === ack.version);
+    if (!version) throw new ApiError(`Version ${ack.version} was not found.`);
+    ui.ackTitle.textContent = `Guideline v${version.version}: read it before you label again`;
+    ui.ackContent.replaceChildren(...guidelineNodes(version));
+    ui.ackContent.scrollTop = 0;
+    // Focus the text, not the button: Enter must not confirm unread; arrows scroll it.
+    ui.ackContent.focus();
+    ack.loaded = true;
+  } catch (error) {
+    ui.ackContent.replaceChildren();
+    ui.ackError.textContent = `The new version could not be loaded. ${error.message}`;
+    ui.ackError.hidden = false;
+    ui.ackConfirm.textContent = "Try again";
+  } finally {
+    ui.ackConfirm.disabled = false;
+  }
+}
+
+async function confirmAck() {
+  const ack = state.ack;
+  if (!ack || ack.sending) return;
+  if (!ack.loaded) {
+    loadAck();
+    return;
+  }
+  ack.sending = true;
+  ui.ackConfirm.disabled = true;
+  ui.ackConfirm.textContent = "Saving…";
+  ui.ackError.hidden = true;
+  try {
+    const result = await request("POST", withId(urls.acknowledge, ack.version));
+    state.ack = null;
+    setGuidelineVersion(result.current_version);
+    ui.ackDialog.close();
+    announce(`Guideline v${result.acknowledged} acknowledged`);
+    ack.resume(); // a still newer version would answer 409 again and bring this back
+  } catch (error) {
+    ui.ackError.textContent = error.needsLogin
+      ? "Your session has ended. Log in again to continue."
+      : error.message;
+    ui.ackError.hidden = false;
+  } finally {
+    ack.sending = false;
+    ui.ackConfirm.disabled = false;
+    ui.ackConfirm.textContent = "I have read it";
+  }
+}
+
+/** Closed (Esc) without acknowledging: labeling stays blocked, the banner leads back. */
+function onAckClosed() {
+  if (!state.ack) return;
+  const version = state.ack.version ? ` v${state.ack.version}` : "";
+  const error = new ApiError(
+    `Read guideline${version} and confirm it before you label again.`,
+    { code: GUIDELINE_UNACKNOWLEDGED },
+  );
+  showError(error, openAck);
+}
+
+function anyDialogOpen() {
+  return [ui.help, ui.guidelineDialog, ui.ackDialog, ui.flagDialog].some((d) => d.open);
+}
+
 function renderProgress({ my_labels: mine, items_open: open }) {
   const number = (n) => n.toLocaleString();
   ui.progress.textContent =
@@ -447,6 +787,7 @@ function showError(error, retry) {
   } else {
     state.retry = retry;
     ui.retry.textContent = error.moveOn ? "Next item" : "Retry";
+    if (error.code === GUIDELINE_UNACKNOWLEDGED) ui.retry.textContent = "Read the guideline";
   }
   ui.error.hidden = false;
 }
@@ -481,6 +822,8 @@ function onKeyDown(event) {
     }
     return;
   }
+  // The other dialogs take the keyboard while open (Esc closes them natively).
+  if (anyDialogOpen()) return;
   // Holding a key down must not label (or undo) a run of items.
   if (event.repeat) return;
   const char = keyChar(event);
@@ -514,6 +857,14 @@ function handleKey(key, char) {
     undo();
     return true;
   }
+  if (char === "f") {
+    openFlag();
+    return true;
+  }
+  if (char === "g") {
+    openGuideline();
+    return true;
+  }
   return false;
 }
 
@@ -536,6 +887,14 @@ function wire() {
   ui.help.addEventListener("close", () => ui.helpToggle.setAttribute("aria-expanded", "false"));
   ui.retry.addEventListener("click", () => state.retry?.());
   ui.dismiss.addEventListener("click", hideError);
+  ui.flag.addEventListener("click", openFlag);
+  ui.flagForm.addEventListener("submit", onFlagSubmit);
+  ui.flagCancel.addEventListener("click", () => ui.flagDialog.close());
+  ui.flagClose.addEventListener("click", () => ui.flagDialog.close());
+  ui.guidelineOpen.addEventListener("click", openGuideline);
+  ui.guidelineClose.addEventListener("click", () => ui.guidelineDialog.close());
+  ui.ackConfirm.addEventListener("click", confirmAck);
+  ui.ackDialog.addEventListener("close", onAckClosed);
 }
 
 renderClasses();
