@@ -29,25 +29,33 @@ REVIEW_ROLES = (Role.REVIEWER, Role.MANAGER)
 def notify_disagreements(*, project_id: int, count: int = 1) -> int:
     """Add ``count`` new disputed items to each reviewer's unread digest; returns recipients.
 
-    Locks: none (an atomic ``count = count + n`` UPDATE, or an INSERT guarded by the unique
-    index; a race between two INSERTs retries as an UPDATE).
+    A reviewer whose digest this starts (none was unread) also gets one email, so a busy queue
+    sends one email per reading of the inbox, not one per item. Locks: none (an atomic
+    ``count = count + n`` UPDATE, or an INSERT guarded by the unique index; a race between two
+    INSERTs retries as an UPDATE).
     """
-    user_ids = list(
+    members = list(
         Membership.objects.filter(project_id=project_id, role__in=REVIEW_ROLES).values_list(
-            "user_id", flat=True
+            "user_id", "user__email"
         )
     )
-    for user_id in user_ids:
-        _digest_add(project_id=project_id, user_id=user_id, count=count)
-    return len(user_ids)
+    started = [
+        email
+        for user_id, email in members
+        if _digest_add(project_id=project_id, user_id=user_id, count=count) and email
+    ]
+    if started:
+        transaction.on_commit(lambda: _mail_digest(project_id, started))
+    return len(members)
 
 
-def _digest_add(*, project_id: int, user_id: int, count: int) -> None:
+def _digest_add(*, project_id: int, user_id: int, count: int) -> bool:
+    """Grow the unread digest, or start one; True when this started it."""
     unread = Notification.objects.filter(
         user_id=user_id, project_id=project_id, kind=NotificationKind.DISAGREEMENTS, read_at=None
     )
     if unread.update(count=F("count") + count, updated_at=timezone.now()):
-        return
+        return False
     try:
         with transaction.atomic():
             Notification.objects.create(
@@ -58,6 +66,23 @@ def _digest_add(*, project_id: int, user_id: int, count: int) -> None:
             )
     except IntegrityError:  # another request created the digest first
         unread.update(count=F("count") + count, updated_at=timezone.now())
+        return False
+    return True
+
+
+def _mail_digest(project_id: int, emails: list[str]) -> None:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return
+    send_mail(
+        subject=f"[LabelHub] New disagreements to review in {project.name}",
+        message=f"Labelers disagree on new items in {project.name}. The review queue is at "
+        f"/projects/{project_id}/review/ (this email is sent once until you read your "
+        "notifications).",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=emails,
+        fail_silently=True,
+    )
 
 
 def notify_mentions(*, comment: Comment, user_ids: Iterable[int], project: Project) -> None:

@@ -319,3 +319,16 @@ def test_labelers_cannot_be_mentioned_into_a_discussion_they_may_not_read(disput
     comment = comment_add(item=disputed, author=sme, body="@ana why clean?")
     assert not comment.mentions.exists()
     assert not Notification.objects.filter(user=trio[0], kind="mention").exists()
+
+
+def test_a_new_digest_emails_a_reviewer_once_until_read(project, sme, trio):
+    sme.email = "sme@example.com"
+    sme.save()
+    for keys in (["clean", "clean", "dent"], ["dent", "scratch", "dent"]):
+        submit_labels(ItemFactory(project=project), dict(zip(trio, keys, strict=True)))
+    assert [m.to for m in mail.outbox] == [["sme@example.com"]]
+    notifications_mark_read(user_id=sme.pk)
+    submit_labels(
+        ItemFactory(project=project), dict(zip(trio, ["clean", "dent", "dent"], strict=True))
+    )
+    assert len(mail.outbox) == 2
