@@ -25,9 +25,8 @@ What it measures
     reviewer (``force_authenticate``); no server. Also printed: peak Python memory of (1)
     (tracemalloc, a run of its own), the statements of (1) with their times, ``str(query)`` of the
     candidate queryset (``consensus.queue._candidates``) and EXPLAIN (ANALYZE, BUFFERS) of the
-    three heavy statements (1) sends, as sent: the candidate rows, their labels (the candidate
-    query again as a subquery) and their flag kinds, with the JIT block when Postgres compiled
-    one. When (1) takes more than ``--slow`` seconds (1.0), a cProfile of one call: the top 15
+    candidate-rows statement (1) sends, as sent, with the JIT block when Postgres compiled one.
+    When (1) takes more than ``--slow`` seconds (1.0), a cProfile of one call: the top 15
     entries by cumulative time and the top 10 by own time.
 
 Method
@@ -540,21 +539,14 @@ def run(args: argparse.Namespace, fresh: bool) -> None:
     for text, seconds in results[0].last.statements:
         print(f"  {1000 * seconds:9.1f} ms  {' '.join(text.split())[:140]}")
 
-    candidates = _candidates(project, QueueFilters())
-    print("\n== str(_candidates(project, QueueFilters()).query) ==")
+    class_ids = dict(project.classes.values_list("key", "id"))
+    candidates = _candidates(project, QueueFilters(), class_ids)
+    print("\n== str(_candidates(project, QueueFilters(), class_ids).query) ==")
     print(str(candidates.query))
-    # The exact statements (1) sent (captured with their parameters bound): the candidate rows,
-    # and the labels of the candidates (the candidate query again, as an IN subquery).
+    # The exact candidate-rows statement (1) sent, with its parameters bound.
     sent = results[0].captured
     rows_sql = next(q for q in sent if q.startswith('SELECT "annotations_item"."id" AS "pk"'))
-    labels_sql = next(q for q in sent if q.startswith('SELECT "annotations_annotation"'))
     explain("the candidate rows query of (1), as sent", rows_sql, None, args.explain_lines)
-    explain("the labels query of (1), as sent", labels_sql, None, args.explain_lines)
-    flags_sql = next(
-        (q for q in sent if q.startswith('SELECT DISTINCT "annotations_itemflag"')), None
-    )
-    if flags_sql is not None:  # item_id IN (every candidate's id, one literal each)
-        explain("the flag kinds query of (1), as sent", flags_sql, None, 12)
 
     if statistics.median(results[0].wall) > args.slow:
         profiler = cProfile.Profile()

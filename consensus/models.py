@@ -81,12 +81,21 @@ class ItemConsensus(models.Model):
     majority_share = models.FloatField(null=True, blank=True)
     entropy = models.FloatField(null=True, blank=True)
     tied = models.BooleanField(default=False)
+    # The item's confusion pair: its two most chosen classes (class order), none when unanimous.
+    pair_low = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pair_high = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
             # "most disputed first" lists read this index.
             models.Index(fields=["project", "majority_share", "item"], name="consensus_disputed"),
+            # The review queue's pair filter and "other items with this pair".
+            models.Index(fields=["project", "pair_low", "pair_high"], name="consensus_pair"),
         ]
 
     def __str__(self) -> str:

@@ -19,20 +19,23 @@ so a strong disagreement of a systematic confusion in a large slice comes first,
 lifts an item even when its labels agree. The confusion pair of an item is its two most chosen
 classes (ties by class order), written in class order.
 
-Cost: three queries (candidates, their labels, the page's flags) and NumPy over the candidates;
-no query per item.
+Cost: four queries (classes, the candidates with their stored consensus and confusion pair, the
+project's current flags, and the newest report's slice shares) and NumPy over the candidates;
+no query per item. The confusion pair is stored on ``ItemConsensus`` when consensus is written,
+so ranking never reads the labels; ``queue_labels`` reads them for one page.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.fields.json import KeyTextTransform
 
 from annotations.models import Annotation, Item, ItemFlag, ItemStatus, LabelClass, Project
-from consensus.models import ConsistencyReport, ReviewDecision
+from consensus.models import ConsistencyReport, ItemConsensus, ReviewDecision
 from consensus.review_rule import disputed_q
 from labelhub.errors import ApplicationError
 
@@ -65,60 +68,93 @@ class QueueEntry:
 
 @dataclass(frozen=True)
 class Queue:
-    entries: list[QueueEntry]
+    """The ranked queue. ``item_ids`` (ranked) and ``count`` are cheap; ``page`` builds entries
+    for a slice of it only (a page of 50 out of 40,000 should not build 40,000 objects)."""
+
+    item_ids: list[int]
     pairs: list[dict]  # {"pair": [a, b], "items": n}, most common first (before the pair filter)
-    labels: dict[int, list[tuple[str, str]]]  # item id → (labeler, class) for every entry
+    _build: Callable[[int, int], list[QueueEntry]] = field(repr=False, default=lambda o, n: [])
+
+    @property
+    def count(self) -> int:
+        return len(self.item_ids)
+
+    def page(self, offset: int, limit: int) -> list[QueueEntry]:
+        return self._build(offset, limit)
+
+    @property
+    def entries(self) -> list[QueueEntry]:
+        return self.page(0, self.count)
 
 
-def _candidates(project: Project, filters: QueueFilters):
+_EMPTY = Queue(item_ids=[], pairs=[])
+
+
+def _candidates(project: Project, filters: QueueFilters, class_ids: dict[str, int]):
     items = Item.objects.filter(project=project)
     if filters.round is not None:
         items = items.filter(round=filters.round)
     for key, value in filters.slices.items():
         items = items.filter(**{f"slices__{key}": value})
-    flagged = Exists(ItemFlag.objects.filter(item=OuterRef("pk"), round=OuterRef("round")))
+    # Not correlated: Postgres hashes the (few) flagged ids once instead of probing per item.
+    flagged = _flagged(project).values("item_id")
     decided = Exists(
         ReviewDecision.objects.filter(item=OuterRef("pk"), round=OuterRef("round"), current=True)
     )
     disputed = Q(status=ItemStatus.COMPLETE, consensus__round=F("round")) & disputed_q(
         project, prefix="consensus__"
     )
-    # ``flagged`` is selected by disagreement_queue, so it must be an annotation, not an alias.
-    items = items.annotate(flagged=flagged).alias(decided=decided)
-    items = items.filter(disputed | Q(flagged=True))
-    items = items.filter(decided=filters.decided)
+    items = items.alias(decided=decided)
+    items = items.filter(disputed | Q(pk__in=flagged)).filter(decided=filters.decided)
     if filters.flagged is not None:
-        items = items.filter(flagged=filters.flagged)
+        items = items.filter(pk__in=flagged) if filters.flagged else items.exclude(pk__in=flagged)
+    labels = Annotation.objects.filter(
+        item=OuterRef("pk"), round=OuterRef("round"), withdrawn=False
+    )
+    if filters.label_class is not None:
+        items = items.filter(Exists(labels.filter(label_id=class_ids[filters.label_class])))
+    if filters.labeler is not None:
+        items = items.filter(Exists(labels.filter(labeler__username=filters.labeler)))
     return items
 
 
-def _slice_weights(project: Project, slices: list[dict]) -> np.ndarray:
+def _flagged(project: Project):
+    """Flags of the project raised in their item's current round (index ``itemflag_project``)."""
+    return ItemFlag.objects.filter(project=project, round=F("item__round"))
+
+
+def _flag_kinds(project: Project) -> dict[int, int]:
+    """Item id → how many kinds of flag it carries in its current round."""
+    kinds: dict[int, int] = {}
+    for item_id, _ in _flagged(project).values_list("item_id", "kind").distinct():
+        kinds[item_id] = kinds.get(item_id, 0) + 1
+    return kinds
+
+
+def _slice_shares(project: Project) -> dict[str, dict[str, float]]:
+    """Slice dimension → value → share of data, from the newest report (empty without one)."""
     report = (
         ConsistencyReport.objects.filter(project=project)
         .order_by("-version")
         .values_list("per_slice", flat=True)
         .first()
     )
-    shares = {(r["slice"], r["value"]): r.get("share") or 0.0 for r in report or []}
-    if not shares:
-        return np.zeros(len(slices))
-    return np.array(
-        [
-            float(np.mean([shares.get((k, str(v)), 0.0) for k, v in s.items()])) if s else 0.0
-            for s in slices
-        ]
-    )
+    shares: dict[str, dict[str, float]] = {}
+    for row in report or []:
+        shares.setdefault(row["slice"], {})[row["value"]] = row.get("share") or 0.0
+    return shares
 
 
-def _top_pairs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the codes of the two most chosen classes (ties by code); −1 where absent."""
-    n_classes = counts.shape[1]
-    key = counts * (n_classes + 1) + (n_classes - np.arange(n_classes))  # higher = earlier
-    order = np.argsort(-key, axis=1, kind="stable")[:, :2]
-    rows = np.arange(counts.shape[0])
-    first = np.where(counts[rows, order[:, 0]] > 0, order[:, 0], -1)
-    second = np.where(counts[rows, order[:, 1]] > 0, order[:, 1], -1) if n_classes > 1 else -first
-    return first, second
+def _slice_weights(columns: list[list[str | None]], shares: dict) -> np.ndarray:
+    """Per item, the mean share of its slice values over the dimensions it has (0 without)."""
+    if not columns:
+        return np.zeros(0)
+    total = np.zeros(len(columns[0]))
+    present = np.zeros(len(columns[0]))
+    for values, dimension in zip(columns, shares.values(), strict=True):
+        total += np.fromiter((dimension.get(v, 0.0) for v in values), np.float64, len(values))
+        present += np.fromiter((v is not None for v in values), np.float64, len(values))
+    return np.divide(total, present, out=np.zeros_like(total), where=present > 0)
 
 
 def disagreement_queue(*, project: Project, filters: QueueFilters) -> Queue:
@@ -126,111 +162,119 @@ def disagreement_queue(*, project: Project, filters: QueueFilters) -> Queue:
     classes = list(
         LabelClass.objects.filter(project=project).order_by("order", "id").values_list("id", "key")
     )
-    code_of = {class_id: code for code, (class_id, _) in enumerate(classes)}
-    keys = [key for _, key in classes]
+    class_ids = {key: class_id for class_id, key in classes}
+    key_of = dict(classes)
     for name, value in (("pair", filters.pair or ()), ("class", (filters.label_class,))):
         for key in value:
-            if key is not None and key not in keys:
+            if key is not None and key not in class_ids:
                 raise ApplicationError(
                     "unknown_class", f"{key!r} is not a class of this project.", field=name
                 )
-    candidates = _candidates(project, filters)
+    shares = _slice_shares(project)
+    # Slice values as text columns (one per dimension with shares): no JSON decoding per row.
+    dimensions = {f"slice_{i}": KeyTextTransform(name, "slices") for i, name in enumerate(shares)}
     rows = list(
-        candidates.order_by("pk").values_list(
+        _candidates(project, filters, class_ids)
+        .annotate(**dimensions)
+        .order_by("pk")
+        .values_list(
             "pk",
             "round",
-            "slices",
             "consensus__majority_share",
             "consensus__confidence",
-            "consensus__label__key",
-            "flagged",
+            "consensus__label_id",
+            "consensus__pair_low_id",
+            "consensus__pair_high_id",
+            *dimensions,
         )
     )
     if not rows:
-        return Queue(entries=[], pairs=[], labels={})
+        return _EMPTY
     item_ids = np.array([r[0] for r in rows], dtype=np.int64)
-    label_rows = list(
-        Annotation.objects.filter(
-            project=project,
-            withdrawn=False,
-            round=F("item__round"),
-            item_id__in=candidates.values("pk"),
-        )
-        .order_by("item_id", "id")
-        .values_list("item_id", "labeler__username", "label_id")
-    )
-    at = np.searchsorted(item_ids, np.array([r[0] for r in label_rows], dtype=np.int64))
-    codes = np.array([code_of.get(r[2], -1) for r in label_rows], dtype=np.int64)
-    known = codes >= 0
-    n_classes = max(len(classes), 1)
-    counts = np.bincount(
-        at[known] * n_classes + codes[known], minlength=item_ids.size * n_classes
-    ).reshape(item_ids.size, n_classes)
-    first, second = _top_pairs(counts)
-    has_pair = (first >= 0) & (second >= 0)
-    low, high = np.minimum(first, second), np.maximum(first, second)
-    pair_code = np.where(has_pair, low * n_classes + high, -1)
-
+    low = np.array([-1 if r[5] is None else r[5] for r in rows], dtype=np.int64)
+    high = np.array([-1 if r[6] is None else r[6] for r in rows], dtype=np.int64)
+    has_pair = (low >= 0) & (high >= 0)
+    # One code per (low, high) class-id pair, for counting and filtering.
+    pair_code = np.where(has_pair, low * (high.max() + 1) + high, -1)
+    codes, first_at, counts = np.unique(pair_code[has_pair], return_index=True, return_counts=True)
     keep = np.ones(item_ids.size, dtype=bool)
-    if filters.label_class is not None:
-        keep &= counts[:, keys.index(filters.label_class)] > 0
-    if filters.labeler is not None:
-        by_labeler = {r[0] for r in label_rows if r[1] == filters.labeler}
-        keep &= np.isin(item_ids, np.fromiter(by_labeler, dtype=np.int64, count=len(by_labeler)))
-    pair_counts = Counter(pair_code[keep & has_pair].tolist())
     if filters.pair is not None:
-        a, b = sorted(keys.index(k) for k in filters.pair)
-        keep &= pair_code == a * n_classes + b
+        a, b = sorted((class_ids[k] for k in filters.pair), key=list(key_of).index)
+        keep &= (low == a) & (high == b)
 
-    share = np.array([np.nan if r[3] is None else r[3] for r in rows])
+    share = np.array([np.nan if r[2] is None else r[2] for r in rows])
     strength = np.where(np.isfinite(share), 1.0 - share, 0.0)
-    top = max(pair_counts.values(), default=0)
-    commonness = np.array([pair_counts.get(p, 0) / top if top else 0.0 for p in pair_code.tolist()])
-    weight = _slice_weights(project, [r[2] for r in rows])
-    flag_kinds = _flag_kinds(project, item_ids) if any(r[6] for r in rows) else {}
-    flags = np.array([flag_kinds.get(int(i), 0) for i in item_ids], dtype=np.float64)
+    top = counts.max() if counts.size else 0
+    commonness = np.zeros(item_ids.size)
+    if top:
+        commonness[has_pair] = counts[np.searchsorted(codes, pair_code[has_pair])] / top
+    weight = _slice_weights([[r[7 + d] for r in rows] for d in range(len(dimensions))], shares)
+    if weight.size == 0:
+        weight = np.zeros(item_ids.size)
+    kinds = _flag_kinds(project)
+    flags = np.array([kinds.get(r[0], 0) for r in rows], dtype=np.float64)
     priority = strength * (1 + commonness) * (1 + weight) / 4 + FLAG_WEIGHT * flags
-    order = [i for i in np.lexsort((item_ids, -priority)).tolist() if keep[i]]
+    order = np.lexsort((item_ids, -priority))
+    order = order[keep[order]]
 
-    def pair_of(i: int) -> tuple[str, str] | None:
-        return (keys[low[i]], keys[high[i]]) if has_pair[i] else None
+    def build(offset: int, limit: int) -> list[QueueEntry]:
+        return [
+            QueueEntry(
+                item_id=int(item_ids[i]),
+                round=rows[i][1],
+                priority=round(float(priority[i]), 6),
+                strength=round(float(strength[i]), 6),
+                pair=(key_of[low[i]], key_of[high[i]]) if has_pair[i] else None,
+                majority_share=rows[i][2],
+                confidence=rows[i][3],
+                consensus=key_of.get(rows[i][4]),
+                flag_kinds=int(flags[i]),
+            )
+            for i in order[offset : offset + limit].tolist()
+        ]
 
-    entries = [
-        QueueEntry(
-            item_id=int(item_ids[i]),
-            round=rows[i][1],
-            priority=round(float(priority[i]), 6),
-            strength=round(float(strength[i]), 6),
-            pair=pair_of(i),
-            majority_share=rows[i][3],
-            confidence=rows[i][4],
-            consensus=rows[i][5],
-            flag_kinds=int(flags[i]),
-        )
-        for i in order
+    position = {class_id: i for i, class_id in enumerate(key_of)}
+    named = [
+        (int(n), (int(low[has_pair][i]), int(high[has_pair][i])))
+        for n, i in zip(counts.tolist(), first_at.tolist(), strict=True)
     ]
-    labels: dict[int, list[tuple[str, str]]] = {}
-    key_of = dict(classes)
-    kept = set(item_ids[keep].tolist())
-    for item_id, username, label_id in label_rows:
-        if item_id in kept and label_id in key_of:
-            labels.setdefault(item_id, []).append((username, key_of[label_id]))
-    pairs = [
-        {"pair": [keys[p // n_classes], keys[p % n_classes]], "items": n}
-        for p, n in sorted(pair_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    return Queue(entries=entries, pairs=pairs, labels=labels)
+    named.sort(key=lambda t: (-t[0], position[t[1][0]], position[t[1][1]]))
+    pairs = [{"pair": [key_of[a], key_of[b]], "items": n} for n, (a, b) in named]
+    return Queue(item_ids=item_ids[order].tolist(), pairs=pairs, _build=build)
 
 
-def _flag_kinds(project: Project, item_ids: np.ndarray) -> dict[int, int]:
-    rows = (
-        ItemFlag.objects.filter(
-            project=project, item_id__in=item_ids.tolist(), round=F("item__round")
-        )
-        .values_list("item_id", "kind")
-        .distinct()
+def same_pair_items(*, project: Project, item_id: int, limit: int = 12) -> list[int]:
+    """Other queued items with the item's confusion pair, most disputed first: one query on
+    the stored pair (index ``consensus_pair``), not a ranking of the whole queue."""
+    pair = (
+        ItemConsensus.objects.filter(item_id=item_id)
+        .values_list("pair_low_id", "pair_high_id")
+        .first()
     )
-    return dict(Counter(item_id for item_id, _ in rows))
+    if pair is None or None in pair:
+        return []
+    rows = (
+        _candidates(project, QueueFilters(), {})
+        .filter(consensus__pair_low_id=pair[0], consensus__pair_high_id=pair[1])
+        .exclude(pk=item_id)
+        .order_by(F("consensus__majority_share").asc(nulls_last=True), "pk")
+        .values_list("pk", flat=True)
+    )
+    return list(rows[:limit])
+
+
+def queue_labels(*, item_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """The labels (labeler, class) of the items in their current round: for one page."""
+    labels: dict[int, list[tuple[str, str]]] = {}
+    rows = (
+        Annotation.objects.filter(item_id__in=item_ids, withdrawn=False, round=F("item__round"))
+        .order_by("item_id", "id")
+        .values_list("item_id", "labeler__username", "label__key")
+    )
+    for item_id, username, key in rows:
+        if key is not None:
+            labels.setdefault(item_id, []).append((username, key))
+    return labels
 
 
 def item_flags(*, item_ids: list[int]) -> dict[int, list[dict]]:

@@ -16,7 +16,13 @@ from annotations.models import Item, Role
 from annotations.selectors import SEES_LABELS, item_get_for_user
 from annotations.services.rounds import round_start
 from consensus.models import Comment, DecisionOutcome, GuidelineVersion, ReviewDecision
-from consensus.queue import QueueFilters, disagreement_queue, item_flags
+from consensus.queue import (
+    QueueFilters,
+    disagreement_queue,
+    item_flags,
+    queue_labels,
+    same_pair_items,
+)
 from consensus.selectors import (
     comment_list,
     decision_history,
@@ -111,9 +117,10 @@ class DisagreementListApi(ProjectScopedMixin, APIView):
         page.is_valid(raise_exception=True)
         limit, offset = page.validated_data["limit"], page.validated_data["offset"]
         queue = disagreement_queue(project=project, filters=filters)
-        entries = queue.entries[offset : offset + limit]
+        entries = queue.page(offset, limit)
         ids = [e.item_id for e in entries]
         items, flags = _items_by_id(ids), item_flags(item_ids=ids)
+        labels = queue_labels(item_ids=ids)
         results = [
             {
                 "item": ItemSerializer(items[e.item_id]).data,
@@ -125,15 +132,14 @@ class DisagreementListApi(ProjectScopedMixin, APIView):
                 "confidence": e.confidence,
                 "consensus": e.consensus,
                 "labels": [
-                    {"labeler": who, "label": label}
-                    for who, label in queue.labels.get(e.item_id, [])
+                    {"labeler": who, "label": label} for who, label in labels.get(e.item_id, [])
                 ],
                 "flags": flags.get(e.item_id, []),
             }
             for e in entries
         ]
         return Response(
-            {"count": len(queue.entries), "limit": limit, "offset": offset, "results": results}
+            {"count": queue.count, "limit": limit, "offset": offset, "results": results}
         )
 
 
@@ -148,7 +154,7 @@ class DisagreementPairsApi(ProjectScopedMixin, APIView):
         params.pop("pair", None)
         filters = queue_filters(params.dict(), params)
         queue = disagreement_queue(project=self.get_project(), filters=filters)
-        total = len(queue.entries)
+        total = queue.count
         pairs = [
             {**p, "share": round(p["items"] / total, 4) if total else None} for p in queue.pairs
         ]
@@ -286,10 +292,7 @@ class ItemReviewApi(APIView):
             counts[row["label"]] = counts.get(row["label"], 0) + 1
         # The queue's confusion pair: the two most chosen classes, ties by class order.
         top = sorted(counts, key=lambda k: (-counts[k], order.get(k, len(order))))[:2]
-        same_pair = []
-        if len(top) == 2:
-            queue = disagreement_queue(project=project, filters=QueueFilters(pair=tuple(top)))
-            same_pair = [e.item_id for e in queue.entries if e.item_id != item.pk][:12]
+        same_pair = same_pair_items(project=project, item_id=item.pk)
         neighbours = _items_by_id(same_pair)
         decisions = decision_history(item_id=item_id)
         return Response(
@@ -454,7 +457,7 @@ class RoundStartApi(ProjectScopedMixin, APIView):
         if "filter" in data.validated_data:
             filters = queue_filters(data.validated_data["filter"])
             queue = disagreement_queue(project=project, filters=filters)
-            item_ids = [e.item_id for e in queue.entries]
+            item_ids = queue.item_ids
         else:
             item_ids = data.validated_data["items"]
         new_round = round_start(project=project, item_ids=item_ids, started_by=request.user)

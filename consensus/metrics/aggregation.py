@@ -151,6 +151,29 @@ def item_disagreement(data: ArrayLike, n_classes: int | None = None) -> ItemDisa
     return ItemDisagreement(value=float(entropy[multi].mean()), **figures)
 
 
+def confusion_pair(counts: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Each item's confusion pair: its two most chosen classes, as (lower code, higher code).
+
+    ``counts`` is items × classes (n_ik). The two classes with the largest n_ik are taken, ties
+    going to the lower class code; an item with fewer than two distinct classes has no pair
+    (−1, −1). Vectorised: one stable argsort of a combined key per row.
+    """
+    c = np.asarray(counts, dtype=np.int64)
+    if c.ndim != 2:
+        raise ValueError("counts must be items × classes")
+    n_items, k = c.shape
+    none = np.full(n_items, -1, dtype=np.int64)
+    if k < 2 or n_items == 0:
+        return none, none.copy()
+    key = c * (k + 1) + (k - np.arange(k))  # larger count first; equal counts: lower code first
+    top = np.argsort(-key, axis=1, kind="stable")[:, :2]
+    rows = np.arange(n_items)
+    has = c[rows, top[:, 1]] > 0
+    low = np.where(has, top.min(axis=1), -1)
+    high = np.where(has, top.max(axis=1), -1)
+    return low.astype(np.int64), high.astype(np.int64)
+
+
 # --------------------------------------------------------------------------------------------
 # Majority vote
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from django.utils import timezone
 from numpy.typing import NDArray
 
 from consensus.data import ProjectLabels, packed_columns
+from consensus.metrics.aggregation import confusion_pair
 from consensus.models import ConsensusMethod, ItemConsensus
 
 _METHODS = (ConsensusMethod.MAJORITY, ConsensusMethod.DAWID_SKENE)  # codes 0, 1
@@ -36,6 +37,8 @@ class ConsensusColumns:
     majority_share: NDArray[np.float64]
     entropy: NDArray[np.float64]
     tied: NDArray[np.int64]
+    pair_low_id: NDArray[np.int64]
+    pair_high_id: NDArray[np.int64]
 
     def take(self, mask: NDArray[np.bool_]) -> ConsensusColumns:
         return ConsensusColumns(**{k: v[mask] for k, v in self.__dict__.items()})
@@ -54,6 +57,8 @@ def consensus_columns(labels: ProjectLabels, disagreement: Any, ds: Any) -> Cons
     label_id = np.full(n_labels.size, -1, dtype=np.int64)
     label_id[has] = labels.class_ids[code[has].astype(np.int64)]
     share = np.asarray(disagreement.majority_share, dtype=np.float64)
+    low, high = confusion_pair(disagreement.counts)
+    class_ids = np.append(labels.class_ids, -1)  # code −1 (no pair) → id −1
     confidence = np.where(use_ds, ds.probability, share) if ds.defined else share
     return ConsensusColumns(
         item_id=labels.item_ids,
@@ -65,6 +70,8 @@ def consensus_columns(labels: ProjectLabels, disagreement: Any, ds: Any) -> Cons
         majority_share=share,
         entropy=np.asarray(disagreement.entropy, dtype=np.float64),
         tied=np.asarray(disagreement.tied, dtype=np.int64),
+        pair_low_id=class_ids[low],
+        pair_high_id=class_ids[high],
     )
 
 
@@ -81,6 +88,8 @@ def _stored(project_id: int) -> ConsensusColumns:
                 ("coalesce(majority_share, 'NaN')", "f8"),
                 ("coalesce(entropy, 'NaN')", "f8"),
                 ("tied::int", "i8"),
+                ("coalesce(pair_low_id, -1)", "i8"),
+                ("coalesce(pair_high_id, -1)", "i8"),
             ],
             "FROM consensus_itemconsensus WHERE project_id = %s",
             [project_id],
@@ -97,6 +106,8 @@ def _stored(project_id: int) -> ConsensusColumns:
             "majority_share",
             "entropy",
             "tied",
+            "pair_low_id",
+            "pair_high_id",
         )
     )
 
@@ -113,6 +124,8 @@ def _stored(project_id: int) -> ConsensusColumns:
         majority_share=column(6, np.float64, np.nan),
         entropy=column(7, np.float64, np.nan),
         tied=column(8, np.int64, 0),
+        pair_low_id=column(9, np.int64, -1),
+        pair_high_id=column(10, np.int64, -1),
     )
 
 
@@ -124,7 +137,7 @@ def _changed(new: ConsensusColumns, old: ConsensusColumns) -> NDArray[np.bool_]:
     at = order[np.minimum(np.searchsorted(old.item_id[order], new.item_id), order.size - 1)]
     known = old.item_id[at] == new.item_id
     same = known.copy()
-    for name in ("round", "label_id", "method", "n_labels", "tied"):
+    for name in ("round", "label_id", "method", "n_labels", "tied", "pair_low_id", "pair_high_id"):
         same &= getattr(new, name) == getattr(old, name)[at]
     for name in ("confidence", "majority_share", "entropy"):
         a, b = getattr(new, name), getattr(old, name)[at]
@@ -134,16 +147,19 @@ def _changed(new: ConsensusColumns, old: ConsensusColumns) -> NDArray[np.bool_]:
 
 _UPSERT = """
 INSERT INTO consensus_itemconsensus (item_id, project_id, round, label_id, method, confidence,
-    n_labels, majority_share, entropy, tied, updated_at)
+    n_labels, majority_share, entropy, tied, pair_low_id, pair_high_id, updated_at)
 SELECT u.item_id, %s, u.round, NULLIF(u.label_id, -1), u.method, NULLIF(u.confidence, 'NaN'),
-    u.n_labels, NULLIF(u.majority_share, 'NaN'), NULLIF(u.entropy, 'NaN'), u.tied, %s
+    u.n_labels, NULLIF(u.majority_share, 'NaN'), NULLIF(u.entropy, 'NaN'), u.tied,
+    NULLIF(u.pair_low_id, -1), NULLIF(u.pair_high_id, -1), %s
 FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::text[], %s::float8[], %s::int[],
-            %s::float8[], %s::float8[], %s::bool[])
-    AS u(item_id, round, label_id, method, confidence, n_labels, majority_share, entropy, tied)
+            %s::float8[], %s::float8[], %s::bool[], %s::bigint[], %s::bigint[])
+    AS u(item_id, round, label_id, method, confidence, n_labels, majority_share, entropy, tied,
+         pair_low_id, pair_high_id)
 ON CONFLICT (item_id) DO UPDATE SET project_id = EXCLUDED.project_id, round = EXCLUDED.round,
     label_id = EXCLUDED.label_id, method = EXCLUDED.method, confidence = EXCLUDED.confidence,
     n_labels = EXCLUDED.n_labels, majority_share = EXCLUDED.majority_share,
-    entropy = EXCLUDED.entropy, tied = EXCLUDED.tied, updated_at = EXCLUDED.updated_at
+    entropy = EXCLUDED.entropy, tied = EXCLUDED.tied, pair_low_id = EXCLUDED.pair_low_id,
+    pair_high_id = EXCLUDED.pair_high_id, updated_at = EXCLUDED.updated_at
 """
 
 
@@ -164,6 +180,8 @@ def consensus_rows_upsert(rows: list[ItemConsensus]) -> None:
             "majority_share",
             "entropy",
             "tied",
+            "pair_low",
+            "pair_high",
             "updated_at",
         ],
     )
@@ -195,6 +213,8 @@ def consensus_store(*, project_id: int, columns: ConsensusColumns) -> int:
                     rows.majority_share.tolist(),
                     rows.entropy.tolist(),
                     rows.tied.astype(bool).tolist(),
+                    rows.pair_low_id.tolist(),
+                    rows.pair_high_id.tolist(),
                 ],
             )
         return int(rows.item_id.size)
@@ -215,6 +235,8 @@ def consensus_store(*, project_id: int, columns: ConsensusColumns) -> int:
                 majority_share=num(rows.majority_share[i]),
                 entropy=num(rows.entropy[i]),
                 tied=bool(rows.tied[i]),
+                pair_low_id=int(rows.pair_low_id[i]) if rows.pair_low_id[i] >= 0 else None,
+                pair_high_id=int(rows.pair_high_id[i]) if rows.pair_high_id[i] >= 0 else None,
                 updated_at=now,
             )
             for i in range(rows.item_id.size)

@@ -16,6 +16,21 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _pair(rows: list[tuple]) -> dict[str, int | None]:
+    """The confusion pair (see ``metrics.aggregation.confusion_pair``) in class order."""
+    counts: dict[int, int] = {}
+    order: dict[int, tuple[int, int]] = {}
+    for label_id, _, _, class_order in rows:
+        if label_id is not None:
+            counts[label_id] = counts.get(label_id, 0) + 1
+            order[label_id] = (class_order, label_id)
+    top = sorted(counts, key=lambda c: (-counts[c], order[c]))[:2]
+    if len(top) < 2:
+        return {"pair_low_id": None, "pair_high_id": None}
+    low, high = sorted(top, key=order.__getitem__)
+    return {"pair_low_id": low, "pair_high_id": high}
+
+
 def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
     """Majority vote over the item's active labels in its round, stored in ``ItemConsensus``.
 
@@ -25,7 +40,7 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
     rows = list(
         Annotation.objects.filter(
             item_id=item_id, withdrawn=False, round=F("item__round")
-        ).values_list("label_id", "project_id", "round")
+        ).values_list("label_id", "project_id", "round", "label__order")
     )
     if rows:
         project_id, round_number = rows[0][1], rows[0][2]
@@ -34,7 +49,7 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
         if item is None:
             return None
         project_id, round_number = item
-    label_ids = np.array([label for label, _, _ in rows if label is not None], dtype=np.int64)
+    label_ids = np.array([label for label, *_ in rows if label is not None], dtype=np.int64)
     # Classes nobody chose change neither the majority, its share, nor the vote entropy.
     present, codes = np.unique(label_ids, return_inverse=True)
     result = item_disagreement(
@@ -54,6 +69,7 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
         entropy=_finite(result.entropy[0]) if n_labels else None,
         tied=bool(result.tied[0]) if n_labels else False,
         updated_at=timezone.now(),
+        **_pair(rows),
     )
     consensus_rows_upsert([consensus])
     return consensus

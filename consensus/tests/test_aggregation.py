@@ -313,3 +313,36 @@ def test_dawid_skene_keeps_unanimous_items_on_a_tiny_project():
     assert result.label[0] == 0
     assert result.label[2] == 2
     assert result.probability[0] > 0.9
+
+
+def test_confusion_pair_takes_the_two_most_chosen_classes_in_code_order():
+    from consensus.metrics.aggregation import confusion_pair
+
+    counts = [
+        [2, 1, 0],  # 2–1 split: (0, 1)
+        [0, 1, 2],  # (1, 2), written low first
+        [1, 1, 1],  # three-way tie: the two lowest codes
+        [3, 0, 0],  # unanimous: no pair
+        [0, 0, 0],  # no labels
+        [0, 2, 2],  # tie for first: (1, 2)
+    ]
+    low, high = confusion_pair(counts)
+    assert low.tolist() == [0, 1, 0, -1, -1, 1]
+    assert high.tolist() == [1, 2, 1, -1, -1, 2]
+
+
+@given(
+    st.lists(
+        st.lists(st.integers(min_value=0, max_value=6), min_size=4, max_size=4),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_confusion_pair_agrees_with_a_plain_sort(rows):
+    from consensus.metrics.aggregation import confusion_pair
+
+    low, high = confusion_pair(rows)
+    for row, a, b in zip(rows, low.tolist(), high.tolist(), strict=True):
+        ranked = sorted(range(4), key=lambda k: (-row[k], k))
+        expected = sorted(ranked[:2]) if row[ranked[1]] > 0 else [-1, -1]
+        assert [a, b] == expected

@@ -7,7 +7,7 @@ from annotations.services.flags import item_flag
 from annotations.services.projects import project_update
 from annotations.services.rounds import round_start
 from consensus.models import ItemConsensus, ReviewDecision
-from consensus.queue import QueueFilters, disagreement_queue
+from consensus.queue import QueueFilters, disagreement_queue, queue_labels
 from consensus.services.decisions import decision_make
 from tests.factories import ItemFactory, submit_labels
 
@@ -43,7 +43,11 @@ def test_the_queue_holds_complete_disputed_items_most_disputed_first(project, tr
     entry = queue.entries[1]
     assert entry.pair == ("clean", "scratch")
     assert entry.strength == pytest.approx(1 / 3, abs=1e-6)
-    assert sorted(queue.labels[split.pk]) == [("ana", "clean"), ("ben", "clean"), ("cy", "scratch")]
+    assert sorted(queue_labels(item_ids=[split.pk])[split.pk]) == [
+        ("ana", "clean"),
+        ("ben", "clean"),
+        ("cy", "scratch"),
+    ]
 
 
 def test_priority_follows_the_documented_formula(project, trio):
@@ -151,9 +155,44 @@ def test_the_queue_costs_the_same_queries_for_few_or_many_items(
 ):
     for _ in range(3):
         _item(project, ["clean", "clean", "scratch"], trio)
-    with django_assert_num_queries(4):  # classes, candidates, labels, report shares
+    with django_assert_num_queries(4):  # classes, candidates, flags, the report's slice shares
         disagreement_queue(project=project, filters=QueueFilters())
     for _ in range(12):
         _item(project, ["clean", "dent", "scratch"], trio)
     with django_assert_num_queries(4):
         disagreement_queue(project=project, filters=QueueFilters())
+
+
+def test_the_report_stores_the_same_confusion_pairs_as_the_item_refresh(project, trio):
+    from consensus.services.reports import report_recompute
+
+    # given items whose pairs were stored by the in-request refresh
+    for keys in (["dent", "scratch", "clean"], ["dent", "dent", "scratch"], ["clean"] * 3):
+        _item(project, keys, trio)
+    pairs = lambda: list(  # noqa: E731
+        ItemConsensus.objects.order_by("item_id").values_list("pair_low__key", "pair_high__key")
+    )
+    refreshed = pairs()
+    assert refreshed == [("clean", "scratch"), ("scratch", "dent"), (None, None)]
+    # when the report rewrites every item's consensus
+    report_recompute(project_id=project.pk, version=5)
+    # then the pairs are the same
+    assert pairs() == refreshed
+
+
+def test_the_slice_weight_is_the_mean_share_of_the_items_slice_values(project, trio):
+    from consensus.services.reports import report_recompute
+
+    # given two equally split items, one in camera A (2 of 3 items) and one in camera B
+    a = _item(project, ["clean", "clean", "scratch"], trio, slices={"camera": "A"})
+    b = _item(project, ["clean", "clean", "scratch"], trio, slices={"camera": "B"})
+    _item(project, ["dent"] * 3, trio, slices={"camera": "A"})
+    report_recompute(project_id=project.pk, version=3)
+    queue = disagreement_queue(project=project, filters=QueueFilters())
+    by_id = {e.item_id: e for e in queue.entries}
+    # then w = 2/3 for the camera-A item and 1/3 for the camera-B one, and A ranks first
+    assert queue.item_ids == [a.pk, b.pk]
+    s = 1 - by_id[a.pk].majority_share
+    assert by_id[a.pk].priority == pytest.approx(s * 2 * (1 + 2 / 3) / 4, abs=1e-5)
+    assert by_id[b.pk].priority == pytest.approx(s * 2 * (1 + 1 / 3) / 4, abs=1e-5)
+    assert [e.item_id for e in queue.page(1, 5)] == [b.pk]
