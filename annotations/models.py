@@ -23,6 +23,10 @@ class Role(models.TextChoices):
     MANAGER = "manager", "Manager"
 
 
+# Fields added after the first release also carry a database default (``db_default``), so rows
+# written by raw SQL (benchmarks, bulk loaders) that do not name them stay valid.
+
+
 class ReviewRule(models.TextChoices):
     """When an item's labels count as disputed (enough to escalate, then to enter review)."""
 
@@ -59,16 +63,20 @@ class Project(models.Model):
     # Disagreement review: which items are disputed, and how many extra labels (escalation)
     # an item may get before an SME sees it (0 = no escalation).
     review_rule = models.CharField(
-        max_length=20, choices=ReviewRule.choices, default=ReviewRule.ANY
+        max_length=20, choices=ReviewRule.choices, default=ReviewRule.ANY, db_default=ReviewRule.ANY
     )
     review_threshold = models.FloatField(
-        default=0.75, help_text="Majority share or posterior below which an item is disputed."
+        default=0.75,
+        db_default=0.75,
+        help_text="Majority share or posterior below which an item is disputed.",
     )
     escalation_max_labels = models.PositiveSmallIntegerField(
-        default=0, help_text="Extra labels a disputed item may get before review (0 = off)."
+        default=0,
+        db_default=0,
+        help_text="Extra labels a disputed item may get before review (0 = off).",
     )
     # The newest published guideline (0: none yet). Labelers acknowledge it before labeling.
-    guideline_version = models.PositiveIntegerField(default=0)
+    guideline_version = models.PositiveIntegerField(default=0, db_default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -173,7 +181,9 @@ class Item(models.Model):
         default=0, help_text="Active annotations in the item's round (derived; kept by services)."
     )
     extra_labels = models.PositiveSmallIntegerField(
-        default=0, help_text="Labels asked beyond the overlap by escalation, in this round."
+        default=0,
+        db_default=0,
+        help_text="Labels asked beyond the overlap by escalation, in this round.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -209,7 +219,9 @@ class Membership(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.CharField(max_length=200, blank=True)
     guideline_acknowledged = models.PositiveIntegerField(
-        default=0, help_text="The newest guideline version this member has acknowledged."
+        default=0,
+        db_default=0,
+        help_text="The newest guideline version this member has acknowledged.",
     )
 
     class Meta:
@@ -280,7 +292,9 @@ class Annotation(models.Model):
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=128)
     guideline_version = models.PositiveIntegerField(
-        default=0, help_text="The guideline version in force when it was made (0: none)."
+        default=0,
+        db_default=0,
+        help_text="The guideline version in force when it was made (0: none).",
     )
     withdrawn = models.BooleanField(default=False)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
