@@ -112,6 +112,9 @@ class Round(models.Model):
     number = models.PositiveIntegerField()
     is_open = models.BooleanField(default=True)
     started_at = models.DateTimeField(auto_now_add=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from annotations.models import Item, ItemStatus
-from annotations.services.assignments import labels_wanted
-from annotations.services.escalation import item_escalate
 from annotations.signals import annotation_committed, round_started
-from consensus.models import ItemConsensus
-from consensus.review_rule import disputed_mask
-from consensus.services.item_consensus import item_consensus_refresh
-from consensus.services.notifications import notify_disagreements
+from consensus.services.disputes import item_settle
+from consensus.services.item_consensus import item_consensus_refresh, item_consensus_reset
 from consensus.tasks import report_recompute_enqueue
 
 
@@ -30,34 +25,8 @@ def on_annotation_committed(
     report_recompute_enqueue(project_id)
 
 
-def item_settle(*, consensus: ItemConsensus) -> str | None:
-    """Escalate a disputed item that has all its labels, or announce it to reviewers.
-
-    Returns "escalated", "queued" or None (not complete, or not disputed).
-    """
-    if consensus.n_labels < 2:
-        return None  # nothing to dispute; saves the item read on most first labels
-    item = Item.objects.select_related("project").filter(pk=consensus.item_id).first()
-    if item is None or item.status != ItemStatus.COMPLETE or item.round != consensus.round:
-        return None
-    if consensus.n_labels < labels_wanted(item):
-        return None
-    disputed = disputed_mask(
-        item.project,
-        n_labels=[consensus.n_labels],
-        majority_share=[consensus.majority_share if consensus.majority_share is not None else 1],
-        confidence=[consensus.confidence if consensus.confidence is not None else 1],
-    )[0]
-    if not disputed:
-        return None
-    if item_escalate(item_id=item.pk):
-        return "escalated"
-    notify_disagreements(project_id=item.project_id)
-    return "queued"
-
-
 @receiver(round_started, dispatch_uid="consensus.round_started")
 def on_round_started(*, project_id: int, item_ids: list[int], **kwargs) -> None:
     """Moved items start their new round with no consensus; the report follows the new round."""
-    ItemConsensus.objects.filter(item_id__in=item_ids).delete()
+    item_consensus_reset(item_ids=item_ids)
     report_recompute_enqueue(project_id)

@@ -55,7 +55,7 @@ def round_start(
                 details=[{"item": i} for i in missing[:50]],
             )
         number = project.current_round + 1
-        new_round = Round.objects.create(project=project, number=number)
+        new_round = Round.objects.create(project=project, number=number, started_by=started_by)
         Item.objects.filter(pk__in=ids).update(
             round=number, labels_done=0, extra_labels=0, status=ItemStatus.OPEN
         )

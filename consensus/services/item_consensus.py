@@ -73,3 +73,9 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
     )
     consensus_rows_upsert([consensus])
     return consensus
+
+
+def item_consensus_reset(*, item_ids: list[int]) -> int:
+    """Forget the consensus of items that start a new round (their labels there come later)."""
+    deleted, _ = ItemConsensus.objects.filter(item_id__in=item_ids).delete()
+    return deleted

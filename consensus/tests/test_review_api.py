@@ -248,6 +248,7 @@ def test_rounds_by_ids_or_by_queue_filter(project, disputed, trio, roles, api):
     assert by_filter.status_code == 201
     assert by_filter.json()["number"] == 2
     assert by_filter.json()["items"] == 1
+    assert project.rounds.get(number=2).started_by == roles[Role.MANAGER]
     assert Item.objects.get(pk=disputed.pk).round == 2
     assert Item.objects.get(pk=other.pk).round == 1
     listing = manager.get(_url(f"projects/{project.pk}/rounds/")).json()
