@@ -178,7 +178,7 @@ def parse_records(records: Any) -> tuple[list[ParsedItem], list[RowError]]:
     return [item for item in items if item is not None], errors
 
 
-def _decode(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -187,7 +187,7 @@ def _decode(data: bytes) -> str:
 
 def parse_json(data: bytes) -> tuple[list[ParsedItem], list[RowError]]:
     try:
-        records = json.loads(_decode(data))
+        records = json.loads(decode_text(data))
     except json.JSONDecodeError as exc:
         return [], [RowError(exc.lineno, f"invalid JSON: {exc.msg} (line {exc.lineno}).")]
     return parse_records(records)
@@ -196,7 +196,7 @@ def parse_json(data: bytes) -> tuple[list[ParsedItem], list[RowError]]:
 def parse_jsonl(data: bytes) -> tuple[list[ParsedItem], list[RowError]]:
     errors: list[RowError] = []
     items: list[ParsedItem] = []
-    lines = [line for line in _decode(data).splitlines() if line.strip()]
+    lines = [line for line in decode_text(data).splitlines() if line.strip()]
     if not lines:
         return [], [RowError(1, "the import holds no items.")]
     for row, line in enumerate(lines, start=1):
@@ -212,7 +212,7 @@ def parse_jsonl(data: bytes) -> tuple[list[ParsedItem], list[RowError]]:
 
 
 def parse_csv(data: bytes) -> tuple[list[ParsedItem], list[RowError]]:
-    reader = csv.DictReader(io.StringIO(_decode(data), newline=""))
+    reader = csv.DictReader(io.StringIO(decode_text(data), newline=""))
     if not reader.fieldnames or "external_id" not in reader.fieldnames:
         return [], [RowError(1, "the CSV header must have an external_id column.", "external_id")]
     records: list[dict[str, Any]] = []

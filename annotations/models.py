@@ -77,6 +77,10 @@ class Project(models.Model):
     )
     # The newest published guideline (0: none yet). Labelers acknowledge it before labeling.
     guideline_version = models.PositiveIntegerField(default=0, db_default=0)
+    # Error analysis: slice dimensions a manager marks as key for auditing (e.g. protected
+    # attributes), and how far a key slice may fall below the whole before it is flagged.
+    audit_slices = models.JSONField(default=list, db_default=[], blank=True)
+    audit_margin = models.FloatField(default=0.05, db_default=0.05)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

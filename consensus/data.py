@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import connection
+from django.db.models import F
 from numpy.typing import NDArray
 
 from annotations.models import Annotation, Item, LabelClass, Project
+from consensus.models import Prediction, ReviewDecision
 
 
 @dataclass(frozen=True)
@@ -233,4 +235,129 @@ def project_labels_load(*, project: Project) -> ProjectLabels:
         item_round=item_round,
         item_extra_labels=items[:, 3],
         history=history,
+    )
+
+
+@dataclass(frozen=True)
+class RunPredictions:
+    """A model run's predictions beside the human reference, coded for the metrics package.
+
+    One entry per predicted item (sorted by item id): ``predicted`` class codes (indices into
+    ``class_keys``); ``consensus`` and ``gold`` reference codes (NaN: none) — consensus is the
+    item's current consensus in its round, or a current reviewed label decision, which wins;
+    ``predicted_at`` in seconds since the epoch; ``slices`` of those items.
+    """
+
+    item_ids: NDArray[np.int64]
+    predicted: NDArray[np.int64]
+    consensus: NDArray[np.float64]
+    gold: NDArray[np.float64]
+    predicted_at: NDArray[np.float64]
+    class_keys: list[str]
+    slices: list[SliceCodes]
+
+
+_RUN_ROWS = """
+FROM (SELECT p.item_id, p.label_id, floor(extract(epoch FROM p.predicted_at))::bigint AS seconds,
+    coalesce(d.label_id, c.label_id, -1) AS consensus, coalesce(i.gold_label_id, -1) AS gold
+FROM consensus_prediction p
+JOIN annotations_item i ON i.id = p.item_id
+LEFT JOIN consensus_itemconsensus c ON c.item_id = p.item_id AND c.round = i.round
+LEFT JOIN consensus_reviewdecision d ON d.item_id = p.item_id AND d.current AND d.round = i.round
+    AND d.outcome = 'label'
+WHERE p.run_id = %s
+ORDER BY p.item_id) AS rows
+"""
+
+
+def _run_columns(run_id: int) -> NDArray[np.int64]:
+    """Rows (item, predicted class, epoch seconds, consensus class or −1, gold class or −1)."""
+    if connection.vendor == "postgresql":
+        return np.stack(
+            packed_columns(
+                [
+                    ("item_id", "i8"),
+                    ("label_id", "i8"),
+                    ("seconds", "i8"),
+                    ("consensus", "i8"),
+                    ("gold", "i8"),
+                ],
+                _RUN_ROWS,
+                [run_id],
+            ),
+            axis=1,
+        )
+    rows = list(
+        Prediction.objects.filter(run_id=run_id)
+        .order_by("item_id")
+        .values_list(
+            "item_id",
+            "label_id",
+            "predicted_at",
+            "item__consensus__label_id",
+            "item__consensus__round",
+            "item__round",
+            "item__gold_label_id",
+        )
+    )
+    decided = dict(
+        ReviewDecision.objects.filter(
+            item_id__in=[r[0] for r in rows], current=True, outcome="label"
+        )
+        .filter(round=F("item__round"))
+        .values_list("item_id", "label_id")
+    )
+    return np.array(
+        [
+            (
+                item,
+                label,
+                int(at.timestamp()),
+                decided.get(item, -1 if consensus is None or c_round != i_round else consensus),
+                -1 if gold is None else gold,
+            )
+            for item, label, at, consensus, c_round, i_round, gold in rows
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 5)
+
+
+def _run_slices(run_id: int, item_ids: NDArray[np.int64]) -> list[SliceCodes]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.key, s.value, array_agg(i.id) FROM consensus_prediction p "
+                "JOIN annotations_item i ON i.id = p.item_id, jsonb_each_text(i.slices) s "
+                "WHERE p.run_id = %s GROUP BY s.key, s.value ORDER BY s.key, s.value",
+                [run_id],
+            )
+            return _slices_from_groups(cursor.fetchall(), item_ids)
+    slices = dict(Item.objects.filter(pk__in=item_ids.tolist()).values_list("pk", "slices"))
+    return _slices([slices[i] for i in item_ids.tolist()])
+
+
+def run_predictions_load(*, run_id: int, project: Project) -> RunPredictions:
+    """Read a run's predictions, their references and slices (three queries, no model rows)."""
+    classes = list(
+        LabelClass.objects.filter(project=project).order_by("order", "id").values_list("id", "key")
+    )
+    class_ids = np.array([c for c, _ in classes], dtype=np.int64)
+    order = np.argsort(class_ids)
+    rows = _run_columns(run_id)
+
+    def codes(ids: NDArray[np.int64]) -> NDArray[np.float64]:
+        out = np.full(ids.size, np.nan)
+        known = ids >= 0
+        out[known] = order[_codes(ids[known], class_ids[order])]
+        return out
+
+    item_ids = rows[:, 0]
+    return RunPredictions(
+        item_ids=item_ids,
+        predicted=codes(rows[:, 1]).astype(np.int64),
+        consensus=codes(rows[:, 3]),
+        gold=codes(rows[:, 4]),
+        predicted_at=rows[:, 2].astype(np.float64),
+        class_keys=[k for _, k in classes],
+        slices=_run_slices(run_id, item_ids),
     )

@@ -261,3 +261,49 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.kind} ×{self.count}"
+
+
+class ModelRun(models.Model):
+    """A set of model predictions on a project's items (one model version), for error analysis.
+
+    ``shadow``: the run records a model beside the labelers over time (shadow mode); its
+    predictions carry when they were made, and the analysis groups them by week.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_runs")
+    name = models.CharField(max_length=100)
+    version = models.CharField(max_length=50)
+    description = models.TextField(blank=True)
+    shadow = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name", "version"], name="modelrun_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Prediction(models.Model):
+    """One model prediction on one item: its label and, optionally, a score per class."""
+
+    run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="predictions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="+")
+    scores = models.JSONField(null=True, blank=True)
+    predicted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "item"], name="prediction_unique_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.item_id}: {self.label_id}"

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from annotations.models import Annotation, Project
+from annotations.selectors import project_get_for_user
 from consensus.models import (
     Comment,
     ConsistencyReport,
     DecisionOutcome,
     GuidelineVersion,
     ItemConsensus,
+    ModelRun,
     Notification,
     ReviewDecision,
 )
 from consensus.services.recompute import recompute_is_running, requested_version
+from labelhub.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -170,4 +173,28 @@ def input_issue_list(*, project: Project) -> QuerySet[ReviewDecision]:
         )
         .select_related("item", "decided_by")
         .order_by("-decided_at")
+    )
+
+
+def model_run_get_for_user(*, user, run_id: int, roles=None) -> ModelRun:
+    """A model run reached by id, through its project's access rules (404 for non-members,
+    403 for a role not in ``roles``); ``run.project`` carries ``my_role``."""
+    project_id = ModelRun.objects.filter(pk=run_id).values_list("project_id", flat=True).first()
+    if project_id is None:
+        raise NotFoundError("Model run not found.")
+    try:
+        project = project_get_for_user(user=user, project_id=project_id, roles=roles)
+    except NotFoundError:
+        raise NotFoundError("Model run not found.") from None
+    run = ModelRun.objects.annotate(n_predictions=Count("predictions")).get(pk=run_id)
+    run.project = project
+    return run
+
+
+def model_run_list(*, project: Project) -> QuerySet[ModelRun]:
+    return (
+        ModelRun.objects.filter(project=project)
+        .select_related("created_by")
+        .annotate(n_predictions=Count("predictions"))
+        .order_by("-created_at", "-id")
     )

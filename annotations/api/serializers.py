@@ -15,7 +15,13 @@ class LabelClassSerializer(serializers.ModelSerializer):
 
 
 GOLD_SETTINGS = ("gold_rate", "gold_onboarding", "gold_min_accuracy", "gold_min_answers")
-REVIEW_SETTINGS = ("review_rule", "review_threshold", "escalation_max_labels")
+REVIEW_SETTINGS = (
+    "review_rule",
+    "review_threshold",
+    "escalation_max_labels",
+    "audit_slices",
+    "audit_margin",
+)
 
 
 class ProjectSerializer(serializers.ModelSerializer):

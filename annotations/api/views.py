@@ -118,6 +118,10 @@ class ProjectDetailApi(ProjectScopedMixin, APIView):
         review_rule = serializers.ChoiceField(choices=ReviewRule.choices, required=False)
         review_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
         escalation_max_labels = serializers.IntegerField(min_value=0, max_value=20, required=False)
+        audit_slices = serializers.ListField(
+            child=serializers.CharField(max_length=100), max_length=20, required=False
+        )
+        audit_margin = serializers.FloatField(min_value=0, max_value=1, required=False)
 
     @extend_schema(responses=ProjectSerializer)
     def get(self, request: Request, project_id: int) -> Response:

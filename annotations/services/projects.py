@@ -139,6 +139,8 @@ PROJECT_SETTINGS = frozenset(
         "review_rule",
         "review_threshold",
         "escalation_max_labels",
+        "audit_slices",
+        "audit_margin",
     }
 )
 

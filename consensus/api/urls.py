@@ -1,5 +1,6 @@
 from django.urls import path
 
+from consensus.api import model_views as models
 from consensus.api import review_views as review
 from consensus.api import views
 
@@ -68,4 +69,17 @@ urlpatterns = [
     path("comments/<int:comment_id>/", review.CommentEditApi.as_view(), name="comment-edit"),
     path("notifications/", review.NotificationListApi.as_view(), name="notifications"),
     path("notifications/read/", review.NotificationReadApi.as_view(), name="notifications-read"),
+    path("projects/<int:project_id>/runs/", models.ModelRunListCreateApi.as_view(), name="runs"),
+    path("runs/<int:run_id>/", models.ModelRunDetailApi.as_view(), name="run-detail"),
+    path(
+        "runs/<int:run_id>/predictions/",
+        models.PredictionImportApi.as_view(),
+        name="run-predictions",
+    ),
+    path("runs/<int:run_id>/analysis/", models.RunAnalysisApi.as_view(), name="run-analysis"),
+    path(
+        "runs/<int:run_id>/analysis/<str:table>.csv",
+        models.RunAnalysisCsvApi.as_view(),
+        name="run-analysis-csv",
+    ),
 ]

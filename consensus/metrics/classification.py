@@ -832,3 +832,33 @@ def slice_priorities(rows: Iterable[object]) -> list[SlicePriority]:
     defined.sort(key=lambda r: r.value, reverse=True)  # stable: names stay ascending on ties
     undefined_rows = sorted((r for r in out if r.value is None), key=by_name)
     return defined + undefined_rows
+
+
+# --------------------------------------------------------------------------------------------
+# Intervals
+# --------------------------------------------------------------------------------------------
+
+
+def wilson_interval(
+    successes: ArrayLike, n: ArrayLike, z: float = 1.959963984540054
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Wilson score interval of a proportion (95% by default), vectorised; NaN where n = 0.
+
+    With p̂ = x / n: centre = (p̂ + z²/2n) / (1 + z²/n), half-width = z·√(p̂(1 − p̂)/n +
+    z²/4n²) / (1 + z²/n) (E. B. Wilson 1927, "Probable inference, the law of succession, and
+    statistical inference", JASA 22). Unlike p̂ ± z·SE it stays inside [0, 1] and is usable for
+    small slices, which is why the prioritisation table shows it.
+    """
+    x = np.asarray(successes, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    if np.any(x < 0) or np.any(x > m):
+        raise ValueError("successes must be between 0 and n")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / m
+        z2 = z * z
+        denominator = 1 + z2 / m
+        centre = (p + z2 / (2 * m)) / denominator
+        half = z * np.sqrt(p * (1 - p) / m + z2 / (4 * m * m)) / denominator
+    low = np.where(m > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+    high = np.where(m > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return low, high

@@ -777,3 +777,17 @@ def test_shares_summing_to_one_with_rounding_noise_are_fine():
     assert sum(row[3] for row in rows) > 1
     # then they are accepted
     assert len(slice_priorities(rows)) == 3
+
+
+def test_wilson_interval_matches_published_values_and_stays_in_range():
+    from consensus.metrics.classification import wilson_interval
+
+    # Newcombe (1998), "Two-sided confidence intervals for the single proportion", table I:
+    # 81/263 → 0.2553 to 0.3662; 15/148 → 0.0624 to 0.1605; 0/20 → 0 to 0.1611; 1/29 → 0.0061
+    # to 0.1718 (method 3, Wilson score without continuity correction).
+    low, high = wilson_interval([81, 15, 0, 1], [263, 148, 20, 29])
+    assert np.round(low, 4).tolist() == [0.2553, 0.0624, 0.0, 0.0061]
+    assert np.round(high, 4).tolist() == [0.3662, 0.1605, 0.1611, 0.1718]
+    low, high = wilson_interval([0, 5], [0, 5])
+    assert np.isnan(low[0])
+    assert high[1] == 1.0

@@ -1,0 +1,201 @@
+"""Error-analysis API: model runs, prediction imports, and the analysis (JSON or CSV tables).
+Reviewers, engineers and managers read; engineers and managers create runs and import.
+Labelers see none of it (403); non-members get 404."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.mixins import ProjectScopedMixin
+from annotations.models import Role
+from annotations.selectors import SEES_LABELS
+from consensus.models import ModelRun
+from consensus.selectors import model_run_get_for_user, model_run_list
+from consensus.services.error_analysis import MIN_SLICE_ITEMS, REFERENCES, run_analysis
+from consensus.services.predictions import (
+    model_run_create,
+    predictions_import_file,
+    predictions_import_records,
+)
+from labelhub.errors import ApplicationError
+
+#: Who brings models in.
+MODELERS = (Role.ENGINEER, Role.MANAGER)
+
+
+class ModelRunSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    predictions = serializers.IntegerField(source="n_predictions", read_only=True)
+
+    class Meta:
+        model = ModelRun
+        fields = [
+            "id",
+            "project",
+            "name",
+            "version",
+            "description",
+            "shadow",
+            "created_by",
+            "created_at",
+            "predictions",
+        ]
+
+
+class ModelRunListCreateApi(ProjectScopedMixin, generics.ListAPIView):
+    """GET: the project's model runs, newest first. POST (engineers, managers): a new run."""
+
+    serializer_class = ModelRunSerializer
+    pagination_class = None
+    project_roles = {"GET": SEES_LABELS, "POST": MODELERS}
+
+    class RunInputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        version = serializers.CharField(max_length=50)
+        description = serializers.CharField(required=False, default="", allow_blank=True)
+        shadow = serializers.BooleanField(required=False, default=False)
+
+    def get_queryset(self):
+        return model_run_list(project=self.get_project())
+
+    @extend_schema(request=RunInputSerializer, responses={201: ModelRunSerializer})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = self.get_project()
+        data = self.RunInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = model_run_create(project=project, created_by=request.user, **data.validated_data)
+        run = model_run_list(project=project).get(pk=run.pk)
+        return Response(ModelRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class ModelRunDetailApi(APIView):
+    @extend_schema(responses=ModelRunSerializer)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = model_run_get_for_user(user=request.user, run_id=run_id, roles=SEES_LABELS)
+        return Response(ModelRunSerializer(run).data)
+
+
+class PredictionImportApi(APIView):
+    """Engineers and managers import predictions: a JSON list (or ``{"predictions": [...]}``) of
+    ``{"item": external id, "label", "scores"?, "predicted_at"?}``, or a multipart ``file``
+    (.json, .jsonl, .csv). All or nothing: a bad row answers 400 naming the row."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=None, responses={201: dict})
+    def post(self, request: Request, run_id: int) -> Response:
+        run = model_run_get_for_user(user=request.user, run_id=run_id, roles=MODELERS)
+        upload = request.FILES.get("file")
+        if upload is not None:
+            imported = predictions_import_file(run=run, filename=upload.name, handle=upload)
+        elif request.content_type.startswith("application/json"):
+            imported = predictions_import_records(run=run, records=request.data)
+        else:
+            raise ApplicationError(
+                "invalid", "Send a JSON list of predictions or a file.", field="file"
+            )
+        return Response({"imported": imported}, status=status.HTTP_201_CREATED)
+
+
+class AnalysisQuerySerializer(serializers.Serializer):
+    reference = serializers.ChoiceField(choices=REFERENCES, default="consensus")
+    min_slice_items = serializers.IntegerField(
+        min_value=1, max_value=100_000, default=MIN_SLICE_ITEMS
+    )
+
+
+def _analysis(request: Request, run_id: int) -> dict:
+    run = model_run_get_for_user(user=request.user, run_id=run_id, roles=SEES_LABELS)
+    query = AnalysisQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return run_analysis(run=run, **query.validated_data)
+
+
+class RunAnalysisApi(APIView):
+    """The run against the humans: overall and per-class metrics, confusion matrix, the slice
+    prioritisation table, the audit of key slices, and agreement by week.
+    ``?reference=consensus|gold``, ``?min_slice_items=30``."""
+
+    @extend_schema(parameters=[AnalysisQuerySerializer], responses={200: dict})
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(_analysis(request, run_id))
+
+
+def _table(analysis: dict, table: str) -> tuple[list[str], list[list]]:
+    if table == "confusion":
+        labels = analysis["confusion"]["labels"]
+        matrix = analysis["confusion"]["matrix"]
+        rows = [[label, *row] for label, row in zip(labels, matrix, strict=True)]
+        return ["reference \\ model", *labels], rows
+    source = {
+        "priorities": analysis["priorities"],
+        "classes": analysis["classes"],
+        "audit": analysis["audit"]["rows"],
+        "weeks": analysis["weeks"],
+    }[table]
+    columns = {
+        "priorities": [
+            "slice",
+            "value",
+            "items",
+            "share",
+            "accuracy",
+            "accuracy_low",
+            "accuracy_high",
+            "hlp",
+            "gap",
+            "gap_x_share",
+            "too_small",
+        ],
+        "classes": [
+            "class",
+            "support",
+            "predicted",
+            "tp",
+            "fp",
+            "fn",
+            "precision",
+            "recall",
+            "f1",
+            "errors",
+            "rare",
+        ],
+        "audit": ["slice", "value", "items", "accuracy", "precision", "recall", "f1", "warning"],
+        "weeks": ["week", "predictions", "compared", "agreement", "low", "high"],
+    }[table]
+    return columns, [[row.get(c) for c in columns] for row in source]
+
+
+TABLES = ("priorities", "classes", "confusion", "audit", "weeks")
+
+
+class RunAnalysisCsvApi(APIView):
+    """One table of the analysis as CSV (``priorities``, ``classes``, ``confusion``, ``audit``,
+    ``weeks``); undefined figures are empty cells."""
+
+    @extend_schema(parameters=[AnalysisQuerySerializer], responses={(200, "text/csv"): str})
+    def get(self, request: Request, run_id: int, table: str) -> HttpResponse:
+        if table not in TABLES:
+            raise ApplicationError(
+                "invalid", f"table must be one of {', '.join(TABLES)}.", field="table"
+            )
+        analysis = _analysis(request, run_id)
+        columns, rows = _table(analysis, table)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        run = analysis["run"]
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        name = f"{run['name']}-{run['version']}-{table}.csv".replace('"', "")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
