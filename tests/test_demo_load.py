@@ -69,3 +69,17 @@ def test_demo_tells_a_review_story():
     # and the demo "labeler" login is asked to read the newest guideline first
     labeler = Membership.objects.get(project=project, user__username="labeler")
     assert labeler.guideline_acknowledged == 0
+
+
+def test_demo_has_a_model_in_shadow_mode_to_analyse():
+    from consensus.models import ModelRun
+    from consensus.services.error_analysis import run_analysis
+
+    project, _ = demo_load(n_items=60, seed=0)
+    run = ModelRun.objects.get(project=project)
+    assert run.shadow
+    assert run.predictions.count() == 60
+    analysis = run_analysis(run=run)
+    assert 0.4 < analysis["overall"]["accuracy"] < 1.0
+    assert {r["slice"] for r in analysis["priorities"]} == {"camera", "lighting"}
+    assert len(analysis["weeks"]) >= 4
