@@ -8,6 +8,7 @@ import csv
 import io
 
 from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -59,8 +60,18 @@ class ModelRunListCreateApi(ProjectScopedMixin, generics.ListAPIView):
     project_roles = {"GET": SEES_LABELS, "POST": MODELERS}
 
     class RunInputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=100)
-        version = serializers.CharField(max_length=50)
+        name = serializers.RegexField(
+            r"^[^\x00-\x1f\x7f]+$",
+            max_length=100,
+            error_messages={
+                "invalid": "A name cannot hold control characters (line breaks, tabs)."
+            },
+        )
+        version = serializers.RegexField(
+            r"^[^\x00-\x1f\x7f]+$",
+            max_length=50,
+            error_messages={"invalid": "A version cannot hold control characters."},
+        )
         description = serializers.CharField(required=False, default="", allow_blank=True)
         shadow = serializers.BooleanField(required=False, default=False)
 
@@ -196,6 +207,6 @@ class RunAnalysisCsvApi(APIView):
         writer.writerows([["" if v is None else v for v in row] for row in rows])
         run = analysis["run"]
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        name = f"{run['name']}-{run['version']}-{table}.csv".replace('"', "")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        name = f"{run['name']}-{run['version']}-{table}.csv"
+        response["Content-Disposition"] = content_disposition_header(True, name)
         return response

@@ -272,3 +272,17 @@ def test_tables_download_as_csv(project, roles, api):
     assert confusion.content.decode().splitlines()[1].startswith("clean,9,1,0,0")
     missing = api(roles[Role.ENGINEER]).get(f"/api/v1/runs/{run.pk}/analysis/nothing.csv")
     assert missing.status_code == 400
+
+
+def test_run_names_with_control_characters_are_refused_and_unicode_names_download(
+    project, roles, api
+):
+    engineer = api(roles[Role.ENGINEER])
+    url = f"/api/v1/projects/{project.pk}/runs/"
+    refused = engineer.post(url, {"name": "a\nb", "version": "1"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["field"] == "name"
+    run_id = engineer.post(url, {"name": "模型", "version": "1"}, format="json").json()["id"]
+    response = engineer.get(f"/api/v1/runs/{run_id}/analysis/classes.csv")
+    assert response.status_code == 200
+    assert "filename*=utf-8''" in response["Content-Disposition"]
