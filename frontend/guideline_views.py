@@ -14,15 +14,15 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from annotations.models import Membership, Project, Role
-from annotations.selectors import SEES_LABELS, label_class_list, project_get_for_user
+from annotations.selectors import SEES_LABELS, label_class_list
 from consensus.models import DecisionOutcome, ReviewDecision
 from consensus.selectors import guideline_list
-from labelhub.errors import NotFoundError
+from frontend.views import page_project
 
 #: Who publishes guideline versions (the API allows the same roles: ``review_views.DECIDERS``).
 PUBLISHERS = (Role.REVIEWER, Role.MANAGER)
@@ -66,10 +66,7 @@ def acknowledged_version(*, project: Project, user: Any) -> int:
 
 def _member_project(request: HttpRequest, project_id: int) -> Project:
     """Any member may read the guidelines; everyone else gets 404 (existence does not leak)."""
-    try:
-        return project_get_for_user(user=request.user, project_id=project_id)
-    except NotFoundError as error:
-        raise Http404(error.message) from error
+    return page_project(request, project_id)
 
 
 def _example_rows(version: Any) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -24,13 +23,10 @@ from annotations.selectors import (
     item_list,
     label_class_list,
     membership_list,
-    project_get_for_user,
 )
 from consensus.selectors import item_consensus_list
-from labelhub.errors import ForbiddenError, NotFoundError
+from frontend.views import URL_ID, page_project
 
-#: Stands for an id in URL templates handed to the scripts; no real row reaches it soon.
-_ID = 2_147_483_647
 #: Who may decide (the decision API allows the same roles) and who starts rounds.
 DECIDERS = (Role.REVIEWER, Role.MANAGER)
 MANAGERS = (Role.MANAGER,)
@@ -42,14 +38,12 @@ MAX_SLICE_COMBINATIONS = 1000
 def _review_project(request: HttpRequest, project_id: int) -> Project:
     """The access funnel mapped to page errors: non-members 404, labelers 403 (review is not
     blind, and labeling is)."""
-    try:
-        return project_get_for_user(user=request.user, project_id=project_id, roles=SEES_LABELS)
-    except NotFoundError as error:
-        raise Http404(error.message) from error
-    except ForbiddenError as error:
-        raise PermissionDenied(
-            "Disagreement review is for reviewers, engineers and managers of the project."
-        ) from error
+    return page_project(
+        request,
+        project_id,
+        roles=SEES_LABELS,
+        refused="Disagreement review is for reviewers, engineers and managers of the project.",
+    )
 
 
 def _classes(project: Project) -> list[dict[str, Any]]:
@@ -77,11 +71,11 @@ def _shared_urls(project: Project) -> dict[str, str]:
         "queue_api": reverse("consensus-api:disagreements", kwargs=project_kwargs),
         "queue_page": reverse("frontend:review-queue", kwargs=project_kwargs),
         "item_page": reverse(
-            "frontend:review-item", kwargs={"project_id": project.pk, "item_id": _ID}
+            "frontend:review-item", kwargs={"project_id": project.pk, "item_id": URL_ID}
         ),
         "dashboard": reverse("frontend:consistency", kwargs=project_kwargs),
         "login": reverse("frontend:login"),
-        "id_placeholder": str(_ID),
+        "id_placeholder": str(URL_ID),
     }
 
 
@@ -155,7 +149,7 @@ def review_item(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
             **_shared_urls(project),
             "review": reverse("consensus-api:item-review", kwargs={"item_id": item.pk}),
             "comments": reverse("consensus-api:item-comments", kwargs={"item_id": item.pk}),
-            "comment_edit": reverse("consensus-api:comment-edit", kwargs={"comment_id": _ID}),
+            "comment_edit": reverse("consensus-api:comment-edit", kwargs={"comment_id": URL_ID}),
             "decision": reverse("consensus-api:item-decision", kwargs={"item_id": item.pk}),
         },
     }

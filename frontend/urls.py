@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import guideline_views, review_views, views
+from frontend import guideline_views, model_views, review_views, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
@@ -18,5 +18,11 @@ urlpatterns = [
         "projects/<int:project_id>/review/<int:item_id>/",
         review_views.review_item,
         name="review-item",
+    ),
+    path("projects/<int:project_id>/models/", model_views.models, name="models"),
+    path(
+        "projects/<int:project_id>/models/<int:run_id>/",
+        model_views.model_run,
+        name="model-run",
     ),
 ]

@@ -5,6 +5,7 @@ services). The consistency dashboard is drawn on the server from the newest repo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,18 +78,35 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/home.html", {"cards": cards})
 
 
-def _labeling_project(request: HttpRequest, project_id: int) -> Project:
-    """The one access funnel, mapped to page errors: non-members 404, other roles 403."""
+def page_project(
+    request: HttpRequest,
+    project_id: int,
+    *,
+    roles: Iterable[str] | None = None,
+    refused: str = "",
+) -> Project:
+    """The one access funnel (``project_get_for_user``) mapped to page errors: non-members 404,
+    members whose role is not in ``roles`` 403 with ``refused`` as the reason."""
     try:
-        return project_get_for_user(user=request.user, project_id=project_id, roles=(Role.LABELER,))
+        return project_get_for_user(user=request.user, project_id=project_id, roles=roles)
     except NotFoundError as error:
         raise Http404(error.message) from error
     except ForbiddenError as error:
-        raise PermissionDenied("Only the project's labelers can open the labeling page.") from error
+        raise PermissionDenied(refused) from error
 
 
-#: Stands for an id in URL templates handed to label.js; no real row reaches it soon.
-_ID = 2_147_483_647
+def _labeling_project(request: HttpRequest, project_id: int) -> Project:
+    """Labelers only: other roles 403."""
+    return page_project(
+        request,
+        project_id,
+        roles=(Role.LABELER,),
+        refused="Only the project's labelers can open the labeling page.",
+    )
+
+
+#: Stands for an id in URL templates handed to the scripts; no real row reaches it soon.
+URL_ID = 2_147_483_647
 
 
 def _page_config(project: Project, progress: LabelerProgress) -> dict[str, Any]:
@@ -108,9 +126,9 @@ def _page_config(project: Project, progress: LabelerProgress) -> dict[str, Any]:
             "progress": reverse("api:project-progress", kwargs={"project_id": project.pk}),
             "submit": reverse("api:annotation-submit"),
             # Templates for ids known only in the browser; label.js puts the id in.
-            "withdraw": reverse("api:annotation-withdraw", kwargs={"annotation_id": _ID}),
-            "skip": reverse("api:item-skip", kwargs={"item_id": _ID}),
-            "id_placeholder": str(_ID),
+            "withdraw": reverse("api:annotation-withdraw", kwargs={"annotation_id": URL_ID}),
+            "skip": reverse("api:item-skip", kwargs={"item_id": URL_ID}),
+            "id_placeholder": str(URL_ID),
             "home": reverse("frontend:home"),
             "login": reverse("frontend:login"),
         },
@@ -131,14 +149,12 @@ RECOMPUTES = (Role.MANAGER, Role.ENGINEER)
 
 def _reviewing_project(request: HttpRequest, project_id: int) -> Project:
     """The access funnel for agreement figures: non-members 404, labelers 403."""
-    try:
-        return project_get_for_user(user=request.user, project_id=project_id, roles=SEES_LABELS)
-    except NotFoundError as error:
-        raise Http404(error.message) from error
-    except ForbiddenError as error:
-        raise PermissionDenied(
-            "Agreement figures are for reviewers, engineers and managers of the project."
-        ) from error
+    return page_project(
+        request,
+        project_id,
+        roles=SEES_LABELS,
+        refused="Agreement figures are for reviewers, engineers and managers of the project.",
+    )
 
 
 def _top_items(project: Project, item_ids: list[int]) -> dict[int, dict[str, Any]]:

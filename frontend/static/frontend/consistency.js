@@ -9,9 +9,10 @@
  * Server text goes into the page with textContent only.
  */
 
-const config = JSON.parse(document.getElementById("consistency-config").textContent);
+import { apiFetch, readConfig, showStatus } from "./api.js";
 
-const REQUEST_TIMEOUT_MS = 20_000;
+const config = readConfig("consistency-config");
+
 const POLL_FIRST_MS = 1_000;
 const POLL_MAX_MS = 10_000;
 const POLL_DEADLINE_MS = 180_000; // after a click: give up waiting after three minutes
@@ -22,41 +23,18 @@ const WATCH_DEADLINE_MS = 900_000; // a stale page stops watching after fifteen 
 const button = document.getElementById("recompute");
 const status = document.getElementById("recompute-status");
 
-function csrfToken() {
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
-}
+const NO_ANSWER = "Network error — check the connection and try again.";
+const WORDING = {
+  timeout: NO_ANSWER,
+  network: NO_ANSWER,
+  failed: (httpStatus, error) => error?.message ?? `The server answered ${httpStatus}.`,
+};
 
-async function request(url, { method = "GET" } = {}) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  let response;
-  try {
-    response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-      signal: controller.signal,
-    });
-  } catch {
-    throw new Error("Network error — check the connection and try again.");
-  } finally {
-    clearTimeout(timer);
-  }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    throw new Error(body?.error?.message ?? `The server answered ${response.status}.`);
-  }
-  return body;
-}
+const request = (url, { method = "GET" } = {}) => apiFetch(url, { method, wording: WORDING });
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function say(text, { error = false } = {}) {
-  status.textContent = text;
-  status.classList.toggle("dash-status--error", error);
-}
+const say = (text, options) => showStatus(status, text, options);
 
 function setBusy(busy) {
   if (!button) return;

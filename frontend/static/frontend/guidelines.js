@@ -10,56 +10,15 @@
  *   new version in the history.
  */
 
+import { $, ApiError, apiFetch, readConfig, serverProblem } from "./api.js";
 import { renderInline, renderInto, renderMarkdown } from "./markdown.js";
 
-const config = JSON.parse(document.getElementById("guidelines-config").textContent);
-const REQUEST_TIMEOUT_MS = 20_000;
-const $ = (id) => document.getElementById(id);
+const config = readConfig("guidelines-config");
 
-function csrfToken() {
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
-}
+const NO_ANSWER = "Network error: the server could not be reached. Try again.";
+const WORDING = { timeout: NO_ANSWER, network: NO_ANSWER, failed: serverProblem };
 
-class ApiError extends Error {
-  constructor(message, field = null) {
-    super(message);
-    this.field = field;
-  }
-}
-
-async function request(method, url, body) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  let response;
-  try {
-    response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
-    });
-  } catch {
-    throw new ApiError("Network error: the server could not be reached. Try again.");
-  } finally {
-    clearTimeout(timer);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = data?.error;
-    if (response.status >= 500 || !error) {
-      throw new ApiError(`The server had a problem (HTTP ${response.status}). Try again.`);
-    }
-    throw new ApiError(error.message || `Request failed (HTTP ${response.status}).`, error.field);
-  }
-  return data;
-}
+const request = (method, url, body) => apiFetch(url, { method, body, wording: WORDING });
 
 /* ---------- rendered versions ---------- */
 
@@ -143,7 +102,7 @@ function renderPreview() {
 /** The form as the API's input, or an ApiError naming the first bad field. */
 function formInput() {
   const body = $("guideline-body").value;
-  if (!body.trim()) throw new ApiError("Write the guideline text first.", "body");
+  if (!body.trim()) throw new ApiError("Write the guideline text first.", { field: "body" });
   const examples = [];
   const rows = [...$("example-rows").rows];
   for (const [index, row] of rows.entries()) {
@@ -152,7 +111,9 @@ function formInput() {
     const note = value("note");
     if (!item && !note) continue; // an untouched row
     if (!/^[1-9]\d*$/.test(item)) {
-      throw new ApiError(`Example ${index + 1}: give the item's id (a number).`, `row:${index}`);
+      throw new ApiError(`Example ${index + 1}: give the item's id (a number).`, {
+        field: `row:${index}`,
+      });
     }
     examples.push({
       item: Number(item),

@@ -16,11 +16,11 @@
  * - The labeler sees only their own flags; nothing here reads other labelers' labels or flags.
  */
 
+import { $, ApiError, FLAG_KINDS, TRY_AGAIN, apiFetch, el, readConfig, serverProblem } from "./api.js";
 import { renderMarkdown } from "./markdown.js";
 
-const config = JSON.parse(document.getElementById("label-config").textContent);
+const config = readConfig("label-config");
 
-const REQUEST_TIMEOUT_MS = 20_000;
 const IMAGE_WAIT_MS = 15_000;
 const STATUS_CLEAR_MS = 6_000;
 const MAX_TIME_SPENT_MS = 86_400_000; // the API's upper bound
@@ -28,9 +28,7 @@ const UNDO_DEPTH = 50;
 // Submit refusals that no retry can fix: the item is no longer ours to label, so move on.
 const ITEM_GONE = new Set(["no_open_slot", "already_labeled", "round_closed"]);
 const GUIDELINE_UNACKNOWLEDGED = "guideline_unacknowledged";
-const FLAG_KINDS = { unsure: "Unsure", input_unclear: "Input unclear" };
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   stage: $("stage"),
   image: $("item-image"),
@@ -112,74 +110,15 @@ const classByHotkey = new Map(
 
 /* ---------- API ---------- */
 
-class ApiError extends Error {
-  constructor(message, { status = 0, code = "network" } = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.moveOn = false; // set when retrying is pointless and the page should fetch the next item
-    this.details = [];
-  }
+// Errors are ApiErrors (api.js); a refused submit may set ``moveOn``: retrying is pointless and
+// the page should fetch the next item instead.
+const WORDING = {
+  ...TRY_AGAIN,
+  timeout: "The server did not answer in time. Your label is safe to retry.",
+  failed: serverProblem,
+};
 
-  get needsLogin() {
-    return this.code === "not_authenticated" || this.code === "authentication_failed";
-  }
-}
-
-function csrfToken() {
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
-  // The logout form carries a token too, for when the cookie is not readable.
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
-}
-
-function errorFromResponse(response, body) {
-  const error = body && body.error;
-  if (response.status >= 500 || !error) {
-    return new ApiError(`The server had a problem (HTTP ${response.status}). Try again.`, {
-      status: response.status,
-      code: "server_error",
-    });
-  }
-  const apiError = new ApiError(error.message || `Request failed (HTTP ${response.status}).`, {
-    status: response.status,
-    code: error.code,
-  });
-  apiError.details = Array.isArray(error.details) ? error.details : [];
-  return apiError;
-}
-
-async function request(method, url, body) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    const response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
-    });
-    if (response.status === 204) return null;
-    const data = await response.json().catch(() => null);
-    if (!response.ok) throw errorFromResponse(response, data);
-    return data;
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-    const slow = error.name === "AbortError";
-    throw new ApiError(
-      slow
-        ? "The server did not answer in time. Your label is safe to retry."
-        : "Network error: the server could not be reached. Check your connection and retry.",
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const request = (method, url, body) => apiFetch(url, { method, body, wording: WORDING });
 
 /** URLs for ids known only here: the page sends them with a placeholder id. */
 const withId = (template, id) => template.replace(config.urls.id_placeholder, String(id));
@@ -548,15 +487,8 @@ async function fetchGuidelines() {
 
 const classLabel = (key) => config.classes.find((c) => c.key === key)?.name ?? key;
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function markdownBlock(text, className) {
-  const block = element("div", `gl-md ${className}`);
+  const block = el("div", `gl-md ${className}`);
   block.innerHTML = renderMarkdown(text); // escaped first; see markdown.js
   return block;
 }
@@ -569,23 +501,23 @@ function guidelineNodes(version) {
     ? ""
     : when.toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
   nodes.push(
-    element(
+    el(
       "p",
       "guideline__meta muted",
       `Version ${version.version} · published ${date} by ${version.created_by}`,
     ),
   );
   if (version.changelog) {
-    const changes = element("section", "guideline__changes");
-    changes.append(element("h3", "guideline__subtitle", "What changed"));
+    const changes = el("section", "guideline__changes");
+    changes.append(el("h3", "guideline__subtitle", "What changed"));
     changes.append(markdownBlock(version.changelog, "guideline__changelog"));
     nodes.push(changes);
   }
   nodes.push(markdownBlock(version.body, "guideline__body"));
   if (version.examples.length) {
-    const section = element("section", "guideline__examples");
-    section.append(element("h3", "guideline__subtitle", "Examples"));
-    const list = element("ul", "example-list");
+    const section = el("section", "guideline__examples");
+    section.append(el("h3", "guideline__subtitle", "Examples"));
+    const list = el("ul", "example-list");
     list.setAttribute("role", "list");
     for (const example of version.examples) list.append(exampleNode(example));
     section.append(list);
@@ -595,29 +527,29 @@ function guidelineNodes(version) {
 }
 
 function exampleNode(example) {
-  const row = element("li", `example example--${example.is_example ? "is" : "isnot"}`);
+  const row = el("li", `example example--${example.is_example ? "is" : "isnot"}`);
   const thumb = new Image(56, 56);
   thumb.className = "example__thumb";
   thumb.alt = "";
   thumb.loading = "lazy";
   thumb.addEventListener("error", () => thumb.remove()); // a text item has no picture
   thumb.src = `${withId(urls.image, example.item)}?size=thumb`;
-  const body = element("div", "example__body");
-  const head = element("p", "example__head");
+  const body = el("div", "example__body");
+  const head = el("p", "example__head");
   head.append(
-    element("code", "example__ref", example.external_id),
-    element("span", "example__verdict", example.is_example ? "is" : "is not"),
-    element("strong", "example__class", classLabel(example.label)),
+    el("code", "example__ref", example.external_id),
+    el("span", "example__verdict", example.is_example ? "is" : "is not"),
+    el("strong", "example__class", classLabel(example.label)),
   );
   body.append(head);
-  if (example.note) body.append(element("p", "example__note muted", example.note));
+  if (example.note) body.append(el("p", "example__note muted", example.note));
   row.append(thumb, body);
   return row;
 }
 
 function showLoading(container, text) {
-  const line = element("p", "dialog__loading muted");
-  line.append(element("span", "spinner"), element("span", "", text));
+  const line = el("p", "dialog__loading muted");
+  line.append(el("span", "spinner"), el("span", "", text));
   container.replaceChildren(line);
 }
 
@@ -632,7 +564,7 @@ async function openGuideline() {
     const data = await fetchGuidelines();
     const current = data.versions.find((v) => v.version === data.current_version);
     if (!current) {
-      ui.guidelineContent.replaceChildren(element("p", "muted", "No guideline published yet."));
+      ui.guidelineContent.replaceChildren(el("p", "muted", "No guideline published yet."));
       return;
     }
     ui.guidelineTitle.textContent = `Guideline v${current.version}`;
@@ -640,7 +572,7 @@ async function openGuideline() {
     ui.guidelineContent.focus();
   } catch (error) {
     ui.guidelineContent.replaceChildren(
-      element("p", "ack__error", `The guideline could not be loaded. ${error.message}`),
+      el("p", "ack__error", `The guideline could not be loaded. ${error.message}`),
     );
   }
 }

@@ -12,11 +12,9 @@
  * single newline inside a paragraph kept as a line break.
  */
 
-const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+import { escapeHtml } from "./api.js";
 
-export function escapeHtml(text) {
-  return String(text ?? "").replace(/[&<>"']/g, (ch) => ESCAPES[ch]);
-}
+export { escapeHtml };
 
 const HEADING = /^(#{1,6})[ \t]+(.*?)[ \t#]*$/;
 const BULLET = /^[ \t]{0,3}[-*+][ \t]+(.*)$/;

@@ -8,58 +8,17 @@
  * with textContent only.
  */
 
+import { apiFetch, ago, el } from "./api.js";
+
 const root = document.getElementById("bell");
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const REFRESH_MS = 60_000;
 
-function csrfToken() {
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
-}
-
-async function request(method, url, body) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    const response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
-      keepalive: method !== "GET",
-    });
-    const data = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(data?.error?.message ?? `HTTP ${response.status}`);
-    return data;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function el(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-
-function ago(iso) {
-  const seconds = (Date.parse(iso) - Date.now()) / 1000;
-  const size = Math.abs(seconds);
-  if (size < 45) return "just now";
-  if (size < 3600) return relative.format(Math.round(seconds / 60), "minute");
-  if (size < 86_400) return relative.format(Math.round(seconds / 3600), "hour");
-  return relative.format(Math.round(seconds / 86_400), "day");
-}
+/** Failures are only logged here, so the default wording serves. A POST may outlive the page
+ * (keepalive): a notification is marked read on the way to its link. */
+const request = (method, url, body) =>
+  apiFetch(url, { method, body, timeoutMs: REQUEST_TIMEOUT_MS, keepalive: method !== "GET" });
 
 function start() {
   const urls = {

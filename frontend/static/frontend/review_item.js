@@ -13,12 +13,23 @@
  *   the SME came from.
  */
 
-const config = JSON.parse(document.getElementById("review-item-config").textContent);
+import {
+  $,
+  DATE_TIME,
+  FLAG_KINDS,
+  QUEUE_FILTER_KEYS,
+  ago,
+  apiFetch,
+  classLookup,
+  el,
+  escapeHtml,
+  plural,
+  readConfig,
+  showStatus,
+} from "./api.js";
 
-const REQUEST_TIMEOUT_MS = 20_000;
-const FILTER_KEYS = ["pair", "class", "slice", "round", "labeler", "flagged"];
+const config = readConfig("review-item-config");
 
-const $ = (id) => document.getElementById(id);
 const ui = {
   review: $("review"),
   eyebrow: $("item-eyebrow"),
@@ -65,20 +76,13 @@ const ui = {
   samePair: $("same-pair"),
 };
 
-const classes = new Map(config.classes.map((c) => [c.key, c]));
-const className = (key) => classes.get(key)?.name ?? key;
+const { name: className, tone: toneOf } = classLookup(config.classes);
 const classOrder = (key) => config.classes.findIndex((c) => c.key === key);
 /** "Clean vs Scratch", in class order as the queue writes pairs (the review API lists the pair
  * in the order the labels came). */
 const pairText = (pair) => {
   const [a, b] = [...pair].sort((x, y) => classOrder(x) - classOrder(y));
   return `${className(a)} vs ${className(b)}`;
-};
-/** A colour per class (by its order), the same as in the queue. */
-const toneOf = (key) => {
-  const cls = classes.get(key);
-  if (!cls) return "tone-none";
-  return cls.kind === "borderline" ? "tone-borderline" : `tone-${config.classes.indexOf(cls) % 6}`;
 };
 const members = new Set(config.members);
 
@@ -92,98 +96,21 @@ const state = {
 
 /* ---------- API ---------- */
 
-class ApiError extends Error {
-  constructor(message, { status = 0, code = "network", details = null, field = null } = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.details = details;
-    this.field = field;
-  }
-}
-
-function csrfToken() {
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
-}
-
-async function request(method, url, body) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  let response;
-  try {
-    response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
-    });
-  } catch (error) {
-    throw new ApiError(
-      error.name === "AbortError"
-        ? "The server did not answer in time. Try again."
-        : "Network error: the server could not be reached. Check your connection and retry.",
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = data?.error;
-    if (error?.code === "not_authenticated" || error?.code === "authentication_failed") {
-      throw new ApiError("Your session has ended. Reload the page to log in again.", {
-        status: response.status,
-        code: error.code,
-      });
-    }
-    throw new ApiError(error?.message ?? `The server answered ${response.status}. Try again.`, {
-      status: response.status,
-      code: error?.code ?? "server_error",
-      details: error?.details ?? null,
-      field: error?.field ?? null,
-    });
-  }
-  return data;
-}
+// Errors are api.js's ApiErrors: ``code`` (409 already_decided carries the standing decision in
+// ``details``) and ``field`` (the input a refusal names).
+const request = (method, url, body) => apiFetch(url, { method, body });
 
 const withId = (template, id) => template.replace(config.urls.id_placeholder, String(id));
 
 /* ---------- small formatting helpers ---------- */
 
-function el(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined && text !== null) element.textContent = text;
-  return element;
-}
-
 const percent = (value) => (value === null || value === undefined ? "—" : `${Math.round(value * 100)}%`);
-const plural = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 
-const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-const absolute = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short" });
-
-/** "just now", "1 minute ago", "3 hours ago", "yesterday", or a date. */
-function ago(iso) {
-  const seconds = (Date.parse(iso) - Date.now()) / 1000;
-  const size = Math.abs(seconds);
-  if (size < 45) return "just now";
-  if (size < 3600) return relative.format(Math.round(seconds / 60), "minute");
-  if (size < 86_400) return relative.format(Math.round(seconds / 3600), "hour");
-  if (size < 7 * 86_400) return relative.format(Math.round(seconds / 86_400), "day");
-  return `on ${absolute.format(new Date(iso))}`;
-}
-
+/** "just now", "1 minute ago", "3 hours ago", "yesterday", or (a week on) a date. */
 function timeElement(iso) {
-  const time = el("time", "ri-time", ago(iso));
+  const time = el("time", "ri-time", ago(iso, { dateAfterDays: 7 }));
   time.dateTime = iso;
-  time.title = absolute.format(new Date(iso));
+  time.title = DATE_TIME.format(new Date(iso));
   return time;
 }
 
@@ -213,9 +140,6 @@ function decisionWhat(decision) {
 
 /* ---------- markdown-lite ---------- */
 
-const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-
 /**
  * **bold**, *italic*, `code`, line breaks and @mentions of ``known`` names, as HTML.
  * HTML in ``text`` is escaped before any tag is added, and the only tags added are fixed ones,
@@ -242,10 +166,7 @@ function renderMarkdown(text, known) {
 
 /* ---------- page state ---------- */
 
-function say(text, { error = false } = {}) {
-  ui.status.textContent = text;
-  ui.status.classList.toggle("dash-status--error", error);
-}
+const say = (text, options) => showStatus(ui.status, text, options);
 
 function showError(message) {
   ui.errorMessage.textContent = message;
@@ -255,7 +176,7 @@ function showError(message) {
 function queueFilters() {
   const params = new URLSearchParams(location.search);
   const filters = new URLSearchParams();
-  for (const key of FILTER_KEYS) {
+  for (const key of QUEUE_FILTER_KEYS) {
     const value = params.get(key);
     if (value) filters.set(key, value);
   }
@@ -408,8 +329,6 @@ function renderLabels(review) {
   }
 }
 
-const FLAG_TEXT = { unsure: "Unsure", input_unclear: "Input unclear" };
-
 function renderFlags(flags) {
   ui.flags.replaceChildren();
   ui.flagsPanel.hidden = !flags.length;
@@ -419,7 +338,7 @@ function renderFlags(flags) {
     icon.setAttribute("aria-hidden", "true");
     const text = el("div", "ri-flag__text");
     const head = el("p", "ri-flag__head");
-    head.append(el("strong", null, FLAG_TEXT[flag.kind] ?? flag.kind), ` · ${flag.labeler} · `, timeElement(flag.created_at));
+    head.append(el("strong", null, FLAG_KINDS[flag.kind] ?? flag.kind), ` · ${flag.labeler} · `, timeElement(flag.created_at));
     text.append(head);
     if (flag.note) text.append(el("p", "ri-flag__note", `“${flag.note}”`));
     li.append(icon, text);
@@ -723,7 +642,7 @@ function commentElement(comment) {
     const toggle = el("button", "linklike ri-comment__edited", "edited");
     toggle.type = "button";
     toggle.setAttribute("aria-expanded", "false");
-    toggle.title = `Edited ${absolute.format(new Date(comment.edited_at))}. Show earlier versions.`;
+    toggle.title = `Edited ${DATE_TIME.format(new Date(comment.edited_at))}. Show earlier versions.`;
     const history = el("ol", "ri-comment__history");
     history.hidden = true;
     history.setAttribute("aria-label", "Earlier versions");

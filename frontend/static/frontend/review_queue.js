@@ -7,13 +7,21 @@
  * - Everything from the server goes into the page with textContent, never as HTML.
  */
 
-const config = JSON.parse(document.getElementById("review-queue-config").textContent);
+import {
+  $,
+  FLAG_KINDS,
+  QUEUE_FILTER_KEYS,
+  apiFetch,
+  classLookup,
+  el,
+  plural,
+  readConfig,
+  showStatus,
+} from "./api.js";
 
-const REQUEST_TIMEOUT_MS = 20_000;
+const config = readConfig("review-queue-config");
+
 const PAGE_SIZE = 25;
-const FILTER_KEYS = ["pair", "class", "slice", "round", "labeler", "flagged"];
-
-const $ = (id) => document.getElementById(id);
 const ui = {
   summary: $("queue-summary"),
   status: $("queue-status"),
@@ -44,14 +52,8 @@ const ui = {
   roundText: $("round-dialog-text"),
 };
 
-const classes = new Map(config.classes.map((c) => [c.key, c]));
-const className = (key) => classes.get(key)?.name ?? key;
-/** A colour per class (by its order), so the same class reads the same across rows. */
-const toneOf = (key) => {
-  const cls = classes.get(key);
-  if (!cls) return "tone-none";
-  return cls.kind === "borderline" ? "tone-borderline" : `tone-${config.classes.indexOf(cls) % 6}`;
-};
+/** Class names, and a colour per class so the same class reads the same across rows. */
+const { name: className, tone: toneOf } = classLookup(config.classes);
 
 const state = {
   count: 0, // items matching the current filters
@@ -60,54 +62,14 @@ const state = {
 
 /* ---------- API ---------- */
 
-function csrfToken() {
-  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
-  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
-}
-
-async function request(method, url, body) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  let response;
-  try {
-    response = await fetch(url, {
-      method,
-      credentials: "same-origin",
-      headers: {
-        Accept: "application/json",
-        "Content-Type": "application/json",
-        "X-CSRFToken": csrfToken(),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: controller.signal,
-    });
-  } catch (error) {
-    throw new Error(
-      error.name === "AbortError"
-        ? "The server did not answer in time. Try again."
-        : "Network error: the server could not be reached. Check your connection and retry.",
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-  const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const code = data?.error?.code;
-    if (code === "not_authenticated" || code === "authentication_failed") {
-      throw new Error("Your session has ended. Reload the page to log in again.");
-    }
-    throw new Error(data?.error?.message ?? `The server answered ${response.status}. Try again.`);
-  }
-  return data;
-}
+const request = (method, url, body) => apiFetch(url, { method, body });
 
 /* ---------- filters <-> URL ---------- */
 
 function currentParams() {
   const params = new URLSearchParams(location.search);
   const clean = new URLSearchParams();
-  for (const key of [...FILTER_KEYS, "offset"]) {
+  for (const key of [...QUEUE_FILTER_KEYS, "offset"]) {
     const value = params.get(key);
     if (value) clean.set(key, value);
   }
@@ -221,15 +183,6 @@ async function load() {
 
 /* ---------- rendering ---------- */
 
-function el(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-const plural = (n, one, many = `${one}s`) => `${n.toLocaleString()} ${n === 1 ? one : many}`;
-
 function renderSummary(count, queued, filters) {
   const pair = filters.get("pair");
   const others = [...filters.keys()].filter((key) => key !== "pair").length > 0;
@@ -322,8 +275,6 @@ function labelBadges(labels) {
   return list;
 }
 
-const FLAG_TEXT = { unsure: "Unsure", input_unclear: "Input unclear" };
-
 function flagIcons(flags) {
   const box = el("span", "rq-flags");
   if (!flags.length) {
@@ -331,7 +282,7 @@ function flagIcons(flags) {
     return box;
   }
   for (const flag of flags) {
-    const kind = FLAG_TEXT[flag.kind] ?? flag.kind;
+    const kind = FLAG_KINDS[flag.kind] ?? flag.kind;
     const note = flag.note ? `: “${flag.note}”` : "";
     const icon = el("span", `rq-flag rq-flag--${flag.kind}`);
     icon.title = `${kind} — flagged by ${flag.labeler}${note}`;
@@ -405,10 +356,7 @@ function renderQueue(queue, filters) {
 
 /* ---------- status, errors ---------- */
 
-function say(text, { error = false } = {}) {
-  ui.status.textContent = text;
-  ui.status.classList.toggle("dash-status--error", error);
-}
+const say = (text, options) => showStatus(ui.status, text, options);
 
 function showError(message) {
   ui.errorMessage.textContent = message;
