@@ -18,12 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from annotations.models import Project, Role
-from annotations.selectors import (
-    SEES_LABELS,
-    item_list,
-    label_class_list,
-    membership_list,
-)
+from annotations.selectors import SEES_LABELS, item_list, label_class_list, membership_list
 from consensus.selectors import item_consensus_list
 from frontend.views import URL_ID, page_project
 

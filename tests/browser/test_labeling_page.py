@@ -148,9 +148,10 @@ def test_a_double_key_press_sends_one_annotation(live_server, page, project, mem
     user = member(Role.LABELER, username="dora")
     ItemFactory.create_batch(3, project=project)
     log_in(page, live_server.url, "dora")
-    first = open_labeling(page, project)
     held = []
+    # Routed before the page opens: a route added just before a key press can miss the request.
     page.route(SUBMIT_URL, lambda route: held.append(route))
+    first = open_labeling(page, project)
 
     # when the labeler presses 1 twice fast, and clicks the button as well
     page.keyboard.press("1")
@@ -181,7 +182,6 @@ def test_retry_after_a_lost_answer_does_not_store_twice(
     user = member(Role.LABELER, username="rita")
     ItemFactory.create_batch(2, project=project)
     log_in(page, live_server.url, "rita")
-    first = open_labeling(page, project)
     bodies = []
 
     def lose_first_answer(route):
@@ -193,6 +193,7 @@ def test_retry_after_a_lost_answer_does_not_store_twice(
             route.continue_()
 
     page.route(SUBMIT_URL, lose_first_answer)
+    first = open_labeling(page, project)
 
     # when the labeler labels the item, sees the error and tries again
     page.keyboard.press("2")
@@ -246,8 +247,6 @@ def test_a_refused_label_offers_the_next_item(live_server, page, project, member
     user = member(Role.LABELER, username="nora")
     ItemFactory.create_batch(2, project=project)
     log_in(page, live_server.url, "nora")
-    first = open_labeling(page, project)
-    Item.objects.filter(pk=first).update(status=ItemStatus.COMPLETE)
     page.route(
         SUBMIT_URL,
         lambda route: route.fulfill(
@@ -255,6 +254,8 @@ def test_a_refused_label_offers_the_next_item(live_server, page, project, member
             json={"error": {"code": "no_open_slot", "message": "This item has all its labels."}},
         ),
     )
+    first = open_labeling(page, project)
+    Item.objects.filter(pk=first).update(status=ItemStatus.COMPLETE)
 
     # when the labeler labels it (and the server refuses: the item no longer needs a label)
     page.keyboard.press("1")

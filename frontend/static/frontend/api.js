@@ -62,7 +62,8 @@ export const TRY_AGAIN = {
 
 /**
  * ``fetch`` for the JSON API: the session cookie and the CSRF token go along, ``body`` (if given)
- * is sent as JSON, and the answer comes back parsed (null for an empty answer such as 204).
+ * is sent as JSON (a FormData as it is, multipart), and the answer comes back parsed (null for an
+ * empty answer such as 204).
  * Anything but a 2xx throws an ApiError; so does no answer within ``timeoutMs``. ``keepalive``
  * lets a request finish while the page unloads.
  */
@@ -70,6 +71,7 @@ export async function apiFetch(
   url,
   { method = "GET", body, timeoutMs = REQUEST_TIMEOUT_MS, keepalive = false, wording = TRY_AGAIN } = {},
 ) {
+  const form = body instanceof FormData; // the browser writes its multipart Content-Type
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   let response;
@@ -79,13 +81,12 @@ export async function apiFetch(
       credentials: "same-origin",
       headers: {
         Accept: "application/json",
-        "Content-Type": "application/json",
+        ...(form ? {} : { "Content-Type": "application/json" }),
         "X-CSRFToken": csrfToken(),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
       signal: controller.signal,
-      // Only when asked: the browser hands a keepalive request to itself, out of the page's sight.
-      ...(keepalive ? { keepalive } : {}),
+      ...(keepalive ? { keepalive } : {}), // only when asked for: the request may outlive the page
     });
   } catch (error) {
     throw new ApiError(error.name === "AbortError" ? wording.timeout : wording.network);
@@ -160,6 +161,20 @@ export const FLAG_KINDS = { unsure: "Unsure", input_unclear: "Input unclear" };
 
 /** The queue filters (the review API's parameter names), kept in the pages' query strings. */
 export const QUEUE_FILTER_KEYS = ["pair", "class", "slice", "round", "labeler", "flagged"];
+
+/** An item's picture as a small decorative <img> (its thumbnail if one is stored), loaded lazily;
+ * null for a text item. */
+export function itemThumbnail(item, size) {
+  const src = item.thumbnail || item.image;
+  if (item.kind !== "image" || !src) return null;
+  const img = el("img");
+  img.src = src;
+  img.alt = "";
+  img.loading = "lazy";
+  img.width = size;
+  img.height = size;
+  return img;
+}
 
 /** Names and colours of a project's classes (``[{key, name, kind}]`` in the project's order). */
 export function classLookup(list) {

@@ -87,9 +87,14 @@ function start() {
     if (focused) (list.querySelector(`a[data-id="${focused}"]`) ?? markAll).focus();
   }
 
+  // Bumped by every write (mark read): a list fetched before it is stale and is dropped.
+  let writes = 0;
+
   async function refresh() {
+    const seen = writes;
     try {
       const data = await request("GET", urls.list);
+      if (seen !== writes) return;
       notifications = data.results;
       renderCount(data.unread);
       renderList();
@@ -130,6 +135,7 @@ function start() {
   button.addEventListener("click", () => setOpen(panel.hidden));
   markAll.addEventListener("click", async () => {
     markAll.disabled = true;
+    writes += 1;
     try {
       const data = await request("POST", urls.read, {});
       for (const n of notifications) n.read = true;

@@ -23,6 +23,7 @@ import {
   classLookup,
   el,
   escapeHtml,
+  itemThumbnail,
   plural,
   readConfig,
   showStatus,
@@ -597,18 +598,9 @@ function renderSamePair(review) {
     const link = el("a", "ri-same__item");
     link.href = itemHref(item.id);
     link.title = `Review ${item.external_id}`;
-    const src = item.thumbnail || item.image;
-    if (item.kind === "image" && src) {
-      const img = el("img");
-      img.src = src;
-      img.alt = "";
-      img.loading = "lazy";
-      img.width = 72;
-      img.height = 72;
-      link.append(img);
-    } else {
-      link.append(el("span", "ri-same__text", (item.text || "").slice(0, 80)));
-    }
+    const img = itemThumbnail(item, 72);
+    if (img) link.append(img);
+    else link.append(el("span", "ri-same__text", (item.text || "").slice(0, 80)));
     link.append(el("span", "ri-same__ref", item.external_id));
     li.append(link);
     ui.samePair.append(li);

@@ -14,6 +14,7 @@ import {
   apiFetch,
   classLookup,
   el,
+  itemThumbnail,
   plural,
   readConfig,
   showStatus,
@@ -249,15 +250,9 @@ function itemHref(itemId, filters) {
 }
 
 function thumbnail(item) {
-  const src = item.thumbnail || item.image;
-  if (item.kind !== "image" || !src) return null;
+  const img = itemThumbnail(item, 48);
+  if (!img) return null;
   const box = el("span", "rq-row__thumb");
-  const img = el("img");
-  img.src = src;
-  img.alt = "";
-  img.loading = "lazy";
-  img.width = 48;
-  img.height = 48;
   box.append(img);
   return box;
 }
