@@ -4,7 +4,6 @@ no database)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -16,6 +15,7 @@ from consensus.services.guidelines import ExampleSpec, guideline_publish
 from consensus.services.reports import report_recompute
 from frontend import charts
 from frontend.guideline_views import open_ambiguity_decisions
+from frontend.tests.pages import page_config as config_of
 from tests.factories import ItemFactory, ProjectFactory, UserFactory
 
 LOGIN = reverse("frontend:login")
@@ -26,13 +26,7 @@ def guidelines_url(project) -> str:
 
 
 def page_config(response) -> dict:
-    match = re.search(
-        r'<script id="guidelines-config" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.DOTALL,
-    )
-    assert match
-    return json.loads(match.group(1))
+    return config_of(response, "guidelines-config")
 
 
 def ambiguous(project, item, user, reason="Is a hairline scratch a scratch?", guideline=None):

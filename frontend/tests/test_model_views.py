@@ -3,18 +3,13 @@ hand to their scripts, and the links to them from home and the consistency dashb
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 from django.urls import reverse
 
 from annotations.models import Role
 from consensus.models import ModelRun
+from frontend.tests.pages import HOME, LOGIN, page_config
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory
-
-HOME = reverse("frontend:home")
-LOGIN = reverse("frontend:login")
 
 
 def models_url(project) -> str:
@@ -23,16 +18,6 @@ def models_url(project) -> str:
 
 def run_url(project, run) -> str:
     return reverse("frontend:model-run", kwargs={"project_id": project.pk, "run_id": run.pk})
-
-
-def page_config(response, name: str) -> dict:
-    match = re.search(
-        rf'<script id="{name}" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.DOTALL,
-    )
-    assert match, f"the page carries its configuration in a json_script tag ({name})"
-    return json.loads(match.group(1))
 
 
 @pytest.fixture

@@ -3,17 +3,12 @@ the pages hand to their scripts; the links to them from home and the dashboard; 
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 from django.urls import reverse
 
 from annotations.models import Role
+from frontend.tests.pages import HOME, LOGIN, page_config
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory
-
-HOME = reverse("frontend:home")
-LOGIN = reverse("frontend:login")
 
 
 def queue_url(project) -> str:
@@ -22,16 +17,6 @@ def queue_url(project) -> str:
 
 def item_url(project, item) -> str:
     return reverse("frontend:review-item", kwargs={"project_id": project.pk, "item_id": item.pk})
-
-
-def page_config(response, name: str) -> dict:
-    match = re.search(
-        rf'<script id="{name}" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.DOTALL,
-    )
-    assert match, f"the page carries its configuration in a json_script tag ({name})"
-    return json.loads(match.group(1))
 
 
 @pytest.fixture

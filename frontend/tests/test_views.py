@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from django.urls import reverse
 
 from annotations.models import Role
+from frontend.tests.pages import page_config as config_of
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 HOME = reverse("frontend:home")
@@ -20,13 +20,7 @@ def label_url(project) -> str:
 
 
 def page_config(response) -> dict:
-    match = re.search(
-        r'<script id="label-config" type="application/json">(.*?)</script>',
-        response.content.decode(),
-        re.DOTALL,
-    )
-    assert match, "the labeling page carries its configuration in a json_script tag"
-    return json.loads(match.group(1))
+    return config_of(response, "label-config")
 
 
 @pytest.mark.django_db
