@@ -91,7 +91,9 @@ class ModelRunListCreateApi(ProjectScopedMixin, generics.ListAPIView):
 class ModelRunDetailApi(APIView):
     @extend_schema(responses=ModelRunSerializer)
     def get(self, request: Request, run_id: int) -> Response:
-        run = model_run_get_for_user(user=request.user, run_id=run_id, roles=SEES_LABELS)
+        run = model_run_get_for_user(
+            user=request.user, run_id=run_id, roles=SEES_LABELS, with_count=True
+        )
         return Response(ModelRunSerializer(run).data)
 
 

@@ -30,6 +30,7 @@ from annotations.models import Project
 from consensus.data import RunPredictions, run_predictions_load
 from consensus.metrics.classification import (
     ClassificationReport,
+    classification_report,
     per_slice_reports,
     slice_priorities,
     wilson_interval,
@@ -265,9 +266,7 @@ def run_analysis(
     data = run_predictions_load(run_id=run.pk, project=project)
     truth = data.gold if reference == "gold" else data.consensus
     labels = np.arange(len(data.class_keys))
-    whole = per_slice_reports(
-        truth, data.predicted, np.zeros(data.item_ids.size), labels=labels
-    ).overall
+    whole = classification_report(truth, data.predicted, labels=labels)
     hlp, hlp_overall, hlp_source = _hlp_by_slice(project, reference)
     priorities, reports = _priorities(data, truth, hlp, min_slice_items)
     return {
