@@ -358,3 +358,25 @@ class ItemFlag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item_id}/{self.labeler_id}: {self.kind}"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only the SHA-256 digest of the key is stored; the key itself is shown
+    once, when the token is created. ``prefix`` (the key's first characters) lets a user tell
+    tokens apart in the list. A revoked token stays listed and never authenticates again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-id"], name="apitoken_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.name} ({self.prefix}…)"

@@ -307,3 +307,95 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.item_id}: {self.label_id}"
+
+
+class DatasetVersion(models.Model):
+    """An export frozen into an immutable, downloadable file: the data-centric loop's checkpoint.
+
+    ``params`` are the export parameters exactly as validated; ``content_hash`` is the SHA-256 of
+    the frozen JSONL bytes, so two versions with the same hash hold the same records. ``summary``
+    is the consistency report at freezing time (its version and overall coefficients). Nothing
+    here is updated after creation; the diff between two versions reads both files.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=100, blank=True)
+    note = models.TextField(max_length=5000, blank=True)
+    params = models.JSONField(default=dict)
+    content_hash = models.CharField(max_length=64)
+    n_items = models.PositiveIntegerField()
+    class_counts = models.JSONField(default=dict)
+    summary = models.JSONField(default=dict)
+    file = models.FileField(upload_to="datasets/%Y/%m/")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="dataset_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} v{self.number}"
+
+
+class WebhookEvent(models.TextChoices):
+    ANNOTATION_SUBMITTED = "annotation.submitted", "Annotation submitted"
+    ITEM_DISPUTED = "item.disputed", "Item disputed"
+    ITEM_RESOLVED = "item.resolved", "Item resolved"
+    REPORT_COMPUTED = "report.computed", "Consistency report computed"
+    DATASET_FROZEN = "dataset.frozen", "Dataset version frozen"
+
+
+class Webhook(models.Model):
+    """A manager's URL that receives signed POSTs for the chosen events of one project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list, help_text="WebhookEvent values.")
+    secret = models.CharField(max_length=64, help_text="HMAC-SHA256 key for the signature.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.project_id}: {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one webhook; the body is kept so a replay signs the same
+    bytes. ``replay_of`` names the delivery a manager replayed."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["webhook", "-id"], name="delivery_log")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} {self.event} {self.status}"
