@@ -13,4 +13,7 @@ RUN SECRET_KEY=build-only ALLOWED_HOSTS=build python manage.py collectstatic --n
 USER labelhub
 
 EXPOSE 8000
-CMD ["gunicorn", "labelhub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+# gthread workers keep telling the master they are alive while a thread streams a long export
+# (a sync worker streaming a million records would be killed at --timeout).
+CMD ["gunicorn", "labelhub.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", \
+     "--worker-class", "gthread", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]

@@ -3,13 +3,19 @@
 Accepted inputs (see README, "Importing items"):
 
 * JSON: a list of records, or ``{"items": [...]}``; JSONL: one record per line; CSV with a header.
-  A record is ``{"external_id", "data"?, "text"?, "image_url"?, "image"?, "slices"?, "gold"?}``.
-  ``data`` is a string: an ``http(s)://`` URL means an image URL, anything else is text; or an
-  object with one of ``text``, ``image_url``, ``image``. ``image`` names a file in the archive or
-  folder. In CSV, columns other than the known ones are slices (``camera`` → ``{"camera": ...}``).
-* A zip archive or a folder of images: one item per image (external id = path without the
-  extension), optionally described by a manifest (``items.json``/``.jsonl``/``.csv``) whose records
-  name their file in ``image``.
+  A record is ``{"external_id", "data"?, "text"?, "image_url"?, "image"?, "audio_url"?, "audio"?,
+  "slices"?, "gold"?}``. ``data`` is a string: an ``http(s)://`` URL means an image URL (an audio
+  URL when its path ends in an audio extension, e.g. ``.wav``), anything else is text; or an
+  object with one of ``text``, ``image_url``, ``image``, ``audio_url``, ``audio``. ``image`` and
+  ``audio`` name a file in the archive or folder. In CSV, columns other than the known ones are
+  slices (``camera`` → ``{"camera": ...}``).
+* A zip archive or a folder of images and/or audio clips: one item per file (external id = path
+  without the extension), optionally described by a manifest (``items.json``/``.jsonl``/``.csv``)
+  whose records name their file in ``image`` or ``audio``.
+
+Audio files are checked by their first bytes, not their names (:func:`sniff_audio`): a PNG renamed
+``x.wav`` is refused at import, where the row can still be fixed, instead of failing silently in
+a labeler's player.
 
 Rows are numbered from 1 in the order of the input (for CSV: data rows, the header excluded).
 Every problem is collected; :func:`raise_if_errors` raises one error naming the first row.
@@ -25,15 +31,30 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from labelhub.errors import ApplicationError
+from labelhub.validation import nul_path
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 MANIFEST_NAMES = ("items.json", "items.jsonl", "items.csv")
-KNOWN_FIELDS = frozenset({"external_id", "data", "text", "image_url", "image", "slices", "gold"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".webm"})
+KNOWN_FIELDS = frozenset(
+    {"external_id", "data", "text", "image_url", "image", "audio_url", "audio", "slices", "gold"}
+)
+#: Record fields holding the item's input, and the ParsedItem attribute each fills.
+DATA_FIELDS = (
+    ("text", "text"),
+    ("image_url", "image_url"),
+    ("image", "image_name"),
+    ("audio_url", "audio_url"),
+    ("audio", "audio_name"),
+)
+#: The first bytes read to tell an audio file's format (ftyp brands sit at offset 8–12).
+SNIFF_BYTES = 16
 MAX_EXTERNAL_ID = 255
 MAX_ERRORS = 50
 THUMBNAIL_SIZE = (256, 256)
@@ -58,6 +79,8 @@ class ParsedItem:
     text: str = ""
     image_url: str = ""
     image_name: str = ""
+    audio_url: str = ""
+    audio_name: str = ""
     slices: dict[str, str | int | float | bool] = field(default_factory=dict)
     gold: str | None = None
 
@@ -90,18 +113,17 @@ def _text(value: Any) -> str | None:
 
 
 def _parse_data(row: int, record: dict[str, Any], errors: list[RowError]) -> dict[str, str]:
-    """Return the one data field of a record as {"text"|"image_url"|"image_name": value}."""
+    """Return the one data field of a record as ``{attribute: value}`` (see ``DATA_FIELDS``)."""
     data = record.get("data")
     found: dict[str, str] = {}
     if isinstance(data, str):
-        kind = "image_url" if data.startswith(("http://", "https://")) else "text"
-        found[kind] = data
+        found[_kind_of_data_string(data)] = data
     elif isinstance(data, dict):
         record = {**data, **record}
     elif data is not None:
         errors.append(RowError(row, "data must be a string or an object.", "data"))
         return {}
-    for name, target in (("text", "text"), ("image_url", "image_url"), ("image", "image_name")):
+    for name, target in DATA_FIELDS:
         value = record.get(name)
         if value in (None, ""):
             continue
@@ -110,13 +132,26 @@ def _parse_data(row: int, record: dict[str, Any], errors: list[RowError]) -> dic
             return {}
         found[target] = value
     if len(found) != 1:
-        what = "no data" if not found else "more than one of text, image_url, image"
+        what = (
+            "no data" if not found else "more than one of text, image_url, image, audio_url, audio"
+        )
         errors.append(RowError(row, f"{what}: give exactly one.", "data"))
         return {}
-    if "image_url" in found and not found["image_url"].startswith(("http://", "https://")):
-        errors.append(RowError(row, "image_url must start with http:// or https://.", "image_url"))
-        return {}
+    for url_field in ("image_url", "audio_url"):
+        if url_field in found and not found[url_field].startswith(("http://", "https://")):
+            errors.append(
+                RowError(row, f"{url_field} must start with http:// or https://.", url_field)
+            )
+            return {}
     return found
+
+
+def _kind_of_data_string(data: str) -> str:
+    """A bare ``data`` string: a URL is an image unless its path ends like an audio file."""
+    if not data.startswith(("http://", "https://")):
+        return "text"
+    path = urlsplit(data).path
+    return "audio_url" if PurePosixPath(path).suffix.lower() in AUDIO_EXTENSIONS else "image_url"
 
 
 def _parse_slices(row: int, value: Any, errors: list[RowError]) -> dict[str, Any]:
@@ -136,6 +171,11 @@ def parse_record(row: int, record: Any, errors: list[RowError]) -> ParsedItem | 
     """Validate one record; append its problems to ``errors``."""
     if not isinstance(record, dict):
         errors.append(RowError(row, "each item must be an object."))
+        return None
+    where = nul_path(record)
+    if where is not None:
+        field = where.split(".")[0].split("[")[0].replace(" (a key)", "")
+        errors.append(RowError(row, f"{where} contains a NUL character (\\u0000).", field))
         return None
     unknown = sorted(set(record) - KNOWN_FIELDS)
     if unknown:
@@ -180,9 +220,14 @@ def parse_records(records: Any) -> tuple[list[ParsedItem], list[RowError]]:
 
 def decode_text(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ApplicationError("invalid_import", f"The file is not UTF-8 text: {exc}.") from exc
+    if "\x00" in text:
+        raise ApplicationError(
+            "invalid_import", "The file holds NUL characters: is it a binary file, not text?"
+        )
+    return text
 
 
 def parse_json(data: bytes) -> tuple[list[ParsedItem], list[RowError]]:
@@ -266,14 +311,24 @@ class ImageSource:
             if p.is_file()
         ]
 
-    def open(self, name: str) -> BinaryIO:
+    def size(self, name: str) -> int:
+        """Bytes of one file (a zip member's uncompressed size) without reading it."""
         if self.archive is not None:
-            return self.archive.open(name)
+            return self.archive.getinfo(name).file_size
+        assert self.root is not None
+        return self._path(name).stat().st_size
+
+    def _path(self, name: str) -> Path:
         assert self.root is not None
         path = (self.root / name).resolve()
         if self.root.resolve() not in path.parents:
             raise FileNotFoundError(name)
-        return path.open("rb")
+        return path
+
+    def open(self, name: str) -> BinaryIO:
+        if self.archive is not None:
+            return self.archive.open(name)
+        return self._path(name).open("rb")
 
     def read_manifest(self) -> tuple[list[ParsedItem], list[RowError]] | None:
         names = set(self.names())
@@ -289,29 +344,38 @@ def _is_hidden(name: str) -> bool:
 
 
 def parse_image_source(source: ImageSource) -> tuple[list[ParsedItem], list[RowError]]:
-    """Items of an archive or folder: from its manifest if it has one, else one per image."""
+    """Items of an archive or folder: from its manifest if it has one, else one per image or
+    audio clip (chosen by extension here; the content is checked in ``iter_*_checks``)."""
     manifest = source.read_manifest()
     if manifest is not None:
         items, errors = manifest
         names = set(source.names())
         for item in items:
-            if item.image_name and item.image_name not in names:
-                errors.append(
-                    RowError(item.row, f"no file {item.image_name!r} in the upload.", "image")
-                )
+            for name, field_name in ((item.image_name, "image"), (item.audio_name, "audio")):
+                if name and name not in names:
+                    errors.append(
+                        RowError(item.row, f"no file {name!r} in the upload.", field_name)
+                    )
         errors.sort(key=lambda e: e.row)
         return items, errors
-    images = sorted(
+    media = sorted(
         name
         for name in source.names()
-        if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS and not _is_hidden(name)
+        if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS | AUDIO_EXTENSIONS
+        and not _is_hidden(name)
     )
-    if not images:
-        return [], [RowError(1, "the upload holds no images (and no items.json/.jsonl/.csv).")]
-    return [
-        ParsedItem(row=row, external_id=str(PurePosixPath(name).with_suffix("")), image_name=name)
-        for row, name in enumerate(images, start=1)
-    ], []
+    if not media:
+        return [], [
+            RowError(
+                1, "the upload holds no images or audio clips (and no items.json/.jsonl/.csv)."
+            )
+        ]
+    items = []
+    for row, name in enumerate(media, start=1):
+        path = PurePosixPath(name)
+        target = "audio_name" if path.suffix.lower() in AUDIO_EXTENSIONS else "image_name"
+        items.append(ParsedItem(row=row, external_id=str(path.with_suffix("")), **{target: name}))
+    return items, []
 
 
 def _open_image(handle: BinaryIO) -> Image.Image:
@@ -362,3 +426,104 @@ def iter_image_checks(
             yield item, RowError(item.row, f"no file {item.image_name!r} in the upload.", "image")
         except ValueError as exc:
             yield item, RowError(item.row, f"{item.image_name}: {exc}.", "image")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the import learns of a clip without decoding it: its container format and size."""
+
+    format: str
+    size: int
+
+
+def _is_mpeg_frame_sync(head: bytes) -> bool:
+    """An MPEG audio frame header (MP3, or AAC in ADTS): 11 set sync bits; a version other than
+    the reserved 01 (ISO/IEC 11172-3 §2.4.2.3). JPEG's FF D8 fails the sync test."""
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x18 != 0x08
+
+
+#: ISO base media brands (offset 8 after ``ftyp``) of files that hold still images, not sound.
+_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"mif1", b"msf1", b"avif", b"avis", b"crx "})
+
+
+def sniff_audio(head: bytes) -> str | None:
+    """The audio container ``head`` (a file's first bytes) starts like, or None.
+
+    Signatures: WAV = ``RIFF····WAVE``; MP3 = ``ID3`` (an ID3v2 tag) or an MPEG frame sync;
+    Ogg (Vorbis, Opus, FLAC-in-Ogg) = ``OggS``; FLAC = ``fLaC``; M4A/MP4 = ``····ftyp`` with a
+    brand that is not an image format; WebM/Matroska = the EBML magic ``1A 45 DF A3``.
+    """
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:3] == b"ID3" or _is_mpeg_frame_sync(head):
+        return "mp3"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[4:8] == b"ftyp" and head[8:12] not in _IMAGE_BRANDS:
+        return "m4a"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    return None
+
+
+_LOOKALIKES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+)
+
+
+def describe_start(head: bytes) -> str:
+    """How a non-audio file starts, for the error message: "like a PNG image", "empty"…"""
+    if not head:
+        return "it is empty"
+    if head[:4] == b"RIFF":
+        return f"it is a RIFF file of type {head[8:12].decode('latin-1')!r}, not WAVE"
+    if head[4:8] == b"ftyp":
+        return f"it is an ISO media file of brand {head[8:12].decode('latin-1')!r} (an image)"
+    for magic, what in _LOOKALIKES:
+        if head.startswith(magic):
+            return f"it starts like {what}"
+    try:
+        head.decode("ascii")
+    except UnicodeDecodeError:
+        return f"its first bytes are {head[:8].hex(' ')}"
+    return "it starts like text"
+
+
+def inspect_audio(handle: BinaryIO, *, size: int, max_bytes: int) -> AudioInfo:
+    """Check a clip by size and magic bytes (ValueError says why it is refused)."""
+    if size > max_bytes:
+        raise ValueError(f"too large: {size:,} bytes, over the {max_bytes:,}-byte limit per clip")
+    head = handle.read(SNIFF_BYTES)
+    kind = sniff_audio(head)
+    if kind is None:
+        raise ValueError(f"not an audio file ({describe_start(head)})")
+    return AudioInfo(format=kind, size=size)
+
+
+def iter_audio_checks(
+    items: list[ParsedItem], source: ImageSource | None, *, max_bytes: int
+) -> Iterator[tuple[ParsedItem, AudioInfo | RowError]]:
+    """Check every item's audio file; yields the item with its info or its error."""
+    for item in items:
+        if not item.audio_name:
+            continue
+        if source is None:
+            yield item, RowError(item.row, "audio files need a zip or folder upload.", "audio")
+            continue
+        try:
+            size = source.size(item.audio_name)
+            with source.open(item.audio_name) as handle:
+                yield item, inspect_audio(handle, size=size, max_bytes=max_bytes)
+        except (KeyError, FileNotFoundError):
+            yield item, RowError(item.row, f"no file {item.audio_name!r} in the upload.", "audio")
+        except ValueError as exc:
+            yield item, RowError(item.row, f"{item.audio_name} is {exc}.", "audio")

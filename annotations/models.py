@@ -14,6 +14,7 @@ from django.db.models import Q
 
 class TaskType(models.TextChoices):
     CLASSIFICATION = "classification", "Single-choice classification"
+    TRANSCRIPTION = "transcription", "Transcription (free text)"
 
 
 class Role(models.TextChoices):
@@ -77,6 +78,15 @@ class Project(models.Model):
     )
     # The newest published guideline (0: none yet). Labelers acknowledge it before labeling.
     guideline_version = models.PositiveIntegerField(default=0, db_default=0)
+    # Taxonomy evolution: the number of the project's current taxonomy version (0: the classes
+    # as created; each class merge or undo makes the next one). See consensus.models.ClassMerge.
+    taxonomy_version = models.PositiveIntegerField(default=0, db_default=0)
+    # Transcription projects: whether an empty transcript is an answer (silence), the standard
+    # tokens offered as buttons (e.g. "[unintelligible]"), and the standardisation rule-set
+    # version whose normalised transcripts the report reads (0: the raw text, trimmed).
+    allow_empty_transcripts = models.BooleanField(default=False, db_default=False)
+    transcript_tokens = models.JSONField(default=list, db_default=[], blank=True)
+    rule_set_version = models.PositiveIntegerField(default=0, db_default=0)
     # Error analysis: slice dimensions a manager marks as key for auditing (e.g. protected
     # attributes), and how far a key slice may fall below the whole before it is flagged.
     audit_slices = models.JSONField(default=list, db_default=[], blank=True)
@@ -142,6 +152,12 @@ class LabelClass(models.Model):
     order = models.PositiveIntegerField(default=0)
     hotkey = models.CharField(max_length=1, blank=True)
     kind = models.CharField(max_length=16, choices=ClassKind.choices, default=ClassKind.NORMAL)
+    # Set while the class is merged into another in the current taxonomy version: its raw labels
+    # stay as they are and count as the target's; labelers no longer see it. Chains are resolved
+    # by the merge service (a target is never itself merged).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_sources"
+    )
 
     class Meta:
         ordering = ["order", "id"]
@@ -163,6 +179,29 @@ class LabelClass(models.Model):
         return self.key
 
 
+class LabelClassAlias(models.Model):
+    """Another spelling of a class ("Scratch", "scratch ", "scr" → scratch), matched after case
+    folding and trimming (``normalized``), used wherever a label arrives as text: the annotation
+    API, item imports (gold), prediction imports and Label Studio imports."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="class_aliases")
+    alias = models.CharField(max_length=120, help_text="As given.")
+    normalized = models.CharField(max_length=120)
+    label_class = models.ForeignKey(LabelClass, on_delete=models.CASCADE, related_name="aliases")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "normalized"], name="alias_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alias!r} → {self.label_class_id}"
+
+
 class ItemStatus(models.TextChoices):
     OPEN = "open", "Needs labels"
     COMPLETE = "complete", "Fully labeled"
@@ -175,6 +214,9 @@ class Item(models.Model):
     image = models.ImageField(upload_to="items/%Y/%m/", blank=True)
     image_url = models.URLField(max_length=2000, blank=True)
     thumbnail = models.ImageField(upload_to="thumbs/%Y/%m/", blank=True)
+    # Transcription input: an uploaded clip (checked to be audio at import) or a URL.
+    audio = models.FileField(upload_to="audio/%Y/%m/", blank=True, db_default="")
+    audio_url = models.URLField(max_length=2000, blank=True, db_default="")
     slices = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(
         default=dict, blank=True, help_text="Input metrics: width, height, brightness."
@@ -210,6 +252,8 @@ class Item(models.Model):
 
     @property
     def kind(self) -> str:
+        if self.audio or self.audio_url:
+            return "audio"
         return "image" if (self.image or self.image_url) else "text"
 
 

@@ -80,8 +80,14 @@ def membership_role(*, user: User, project_id: int) -> str | None:
     )
 
 
-def label_class_list(*, project: Project) -> QuerySet[LabelClass]:
-    return LabelClass.objects.filter(project=project).order_by("order", "id")
+def label_class_list(*, project: Project, include_merged: bool = False) -> QuerySet[LabelClass]:
+    """The classes a label can be given, in display order; with ``include_merged``, also those
+    merged into another class in the current taxonomy version (their raw labels count as the
+    target's, and labelers no longer see them)."""
+    classes = LabelClass.objects.filter(project=project)
+    if not include_merged:
+        classes = classes.filter(merged_into__isnull=True)
+    return classes.select_related("merged_into").order_by("order", "id")
 
 
 def membership_list(*, project: Project) -> QuerySet[Membership]:

@@ -13,3 +13,14 @@ annotation_committed = Signal()
 #: Sent after a new round opened on chosen items and the transaction committed.
 #: Keyword arguments: ``project_id``, ``round_number``, ``item_ids`` (sorted list).
 round_started = Signal()
+
+#: Sent after a Label Studio import committed annotations or items (one signal per import).
+#: Keyword arguments: ``project_id``, ``item_ids`` (sorted list of the created or newly labeled
+#: items). Consensus refreshes those items' consensus in bulk and asks for a report.
+annotations_imported = Signal()
+
+#: Sent while a Label Studio export is streamed, once per chunk of items, to collect
+#: predictions to attach to the tasks (annotations does not read consensus itself).
+#: Keyword arguments: ``project_id``, ``item_ids``. A receiver returns
+#: ``{item_id: {"label_id": int, "score": float | None, "model_version": str}}``.
+label_studio_predictions = Signal()

@@ -324,9 +324,9 @@ def insert_items(project, items: int) -> int:
 
 def seed(args: argparse.Namespace) -> Seeded:
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from annotations.models import LabelClass, Membership, Role
+    from annotations.services.tokens import api_token_rotate
 
     started = time.perf_counter()
     project = ensure_project(args.items)
@@ -336,7 +336,8 @@ def seed(args: argparse.Namespace) -> Seeded:
         [Membership(user=user, project=project, role=Role.LABELER) for user in labelers],
         ignore_conflicts=True,
     )
-    tokens = [Token.objects.get_or_create(user=user)[0].key for user in labelers]
+    # A fresh key per run: only digests are stored, so the last run's keys cannot be read back.
+    tokens = [api_token_rotate(user=user, name="bench")[1] for user in labelers]
     keys = list(LabelClass.objects.filter(project=project).values_list("key", flat=True))
     connection.close()
     with psycopg.connect(database_url(args.db), autocommit=True) as conn:
@@ -661,7 +662,7 @@ class HttpConnection:
             self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            f"Authorization: Token {token}\r\nAccept: application/json\r\n"
+            f"Authorization: Bearer {token}\r\nAccept: application/json\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         self.writer.write(head.encode() + body)

@@ -102,14 +102,14 @@ def bench_objects(args: argparse.Namespace):
     """The seeded project, and a labeler of its own for profiling (labels made here alone pile up
     as that labeler's backlog, so the load test's labelers are left alone)."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from annotations.models import LabelClass, Membership, Project, Role
+    from annotations.services.tokens import api_token_rotate
 
     project = Project.objects.get(name=f"bench-{args.items}")
     labeler, _ = get_user_model().objects.get_or_create(username="bench_profiler")
     Membership.objects.get_or_create(user=labeler, project=project, defaults={"role": Role.LABELER})
-    token = Token.objects.get_or_create(user=labeler)[0].key
+    token = api_token_rotate(user=labeler, name="bench")[1]
     keys = list(LabelClass.objects.filter(project=project).values_list("key", flat=True))
     return project, labeler, token, keys
 
@@ -118,7 +118,7 @@ def profile_requests(args: argparse.Namespace) -> None:
     from django.test import Client
 
     project, _, token, keys = bench_objects(args)
-    client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+    client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
     rounds: dict[str, list[Timed]] = {"next": [], "submit": []}
     for i in range(args.requests):
         response, timed = timed_call(lambda: client.post(f"/api/v1/projects/{project.pk}/next/"))

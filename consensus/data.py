@@ -7,7 +7,9 @@ assignment. Memory: the dense matrix costs 8 bytes × labelers × items (50 × 2
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from django.db import connection
@@ -15,7 +17,8 @@ from django.db.models import F
 from numpy.typing import NDArray
 
 from annotations.models import Annotation, Item, LabelClass, Project
-from consensus.models import Prediction, ReviewDecision
+from consensus import standardise
+from consensus.models import Prediction, ReviewDecision, RuleSet
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,56 @@ class ProjectLabels:
         default_factory=lambda: np.empty(0, dtype=np.int64)
     )
     history: LabelHistory | None = None
+    class_kinds: list[str] = field(default_factory=list)  # ClassKind per class code
 
     @property
     def n_annotations(self) -> int:
         return int(self.annotation_labeler.size)
+
+
+@dataclass(frozen=True)
+class ClassCodes:
+    """The project's classes under its current taxonomy version.
+
+    ``keys`` are the classes a label can count as (merged-away classes excluded), in display
+    order; :meth:`codes` maps any class id, merged or not, to the code of the class it counts as
+    (a merged class's labels count as its target's: ``LabelClass.merged_into`` always names the
+    final target). One query."""
+
+    keys: list[str]
+    kinds: list[str]  # ClassKind of each of ``keys``
+    ids: NDArray[np.int64]  # ids of ``keys``, same order
+    _from: NDArray[np.int64]  # every class id, sorted
+    _to: NDArray[np.int64]  # the code each of them counts as
+
+    @classmethod
+    def load(cls, project_id: int) -> ClassCodes:
+        rows = list(
+            LabelClass.objects.filter(project_id=project_id)
+            .order_by("order", "id")
+            .values_list("id", "key", "merged_into_id", "kind")
+        )
+        live = [(i, k, kind) for i, k, target, kind in rows if target is None]
+        code = {class_id: n for n, (class_id, _, _) in enumerate(live)}
+        pairs = sorted((i, code[target if target is not None else i]) for i, _, target, _ in rows)
+        return cls(
+            keys=[k for _, k, _ in live],
+            kinds=[kind for _, _, kind in live],
+            ids=np.array([i for i, _, _ in live], dtype=np.int64),
+            _from=np.array([i for i, _ in pairs], dtype=np.int64),
+            _to=np.array([c for _, c in pairs], dtype=np.int64),
+        )
+
+    def codes(self, class_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Codes of ``class_ids`` (every id must be one of the project's classes)."""
+        return self._to[np.searchsorted(self._from, class_ids)]
+
+    def codes_or_nan(self, class_ids: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Codes as floats, NaN where the id is negative (no class)."""
+        out = np.full(class_ids.size, np.nan)
+        known = class_ids >= 0
+        out[known] = self.codes(class_ids[known])
+        return out
 
 
 def _codes(values: NDArray, universe: NDArray) -> NDArray[np.int64]:
@@ -189,34 +238,27 @@ def _annotation_columns(project_id: int) -> NDArray[np.int64]:
 
 def project_labels_load(*, project: Project) -> ProjectLabels:
     """Read the project's items and all its active annotations (two or three queries)."""
-    classes = list(
-        LabelClass.objects.filter(project=project).order_by("order", "id").values_list("id", "key")
-    )
-    class_ids = np.array([c for c, _ in classes], dtype=np.int64)
-    class_order = np.argsort(class_ids)
-
+    classes = ClassCodes.load(project.pk)
     items, slices = _item_columns(project.pk)
     item_ids, gold_ids, item_round = items[:, 0], items[:, 1], items[:, 2]
-    gold = np.full(item_ids.size, np.nan)
-    has_gold = gold_ids >= 0
-    gold[has_gold] = class_order[_codes(gold_ids[has_gold], class_ids[class_order])]
+    gold = classes.codes_or_nan(gold_ids)
 
     rows = _annotation_columns(project.pk)
     high_water_mark = int(rows[:, 0].max()) if rows.size else 0
     rows = rows[rows[:, 3] >= 0]  # a label without a class (not classification) has no code
     history = LabelHistory(
         item=_codes(rows[:, 1], item_ids),
-        label=class_order[_codes(rows[:, 3], class_ids[class_order])],
+        label=classes.codes(rows[:, 3]),
         round=rows[:, 5],
         guideline=rows[:, 6],
     )
     # The current labels: each item's labels in its own round (earlier rounds are history).
-    rows = rows[rows[:, 5] == item_round[history.item]]
+    current = rows[:, 5] == item_round[history.item]
+    rows = rows[current]
     labeler_ids = np.unique(rows[:, 2])
     labeler_codes = _codes(rows[:, 2], labeler_ids)
-    item_codes = _codes(rows[:, 1], item_ids)
-    # class ids → codes in display order (ids sorted for searchsorted, then mapped back)
-    label_codes = class_order[_codes(rows[:, 3], class_ids[class_order])]
+    item_codes = history.item[current]
+    label_codes = history.label[current]
 
     matrix = np.full((labeler_ids.size, item_ids.size), np.nan)
     matrix[labeler_codes, item_codes] = label_codes
@@ -224,8 +266,9 @@ def project_labels_load(*, project: Project) -> ProjectLabels:
         round=project.current_round,
         item_ids=item_ids,
         labeler_ids=labeler_ids,
-        class_ids=class_ids,
-        class_keys=[k for _, k in classes],
+        class_ids=classes.ids,
+        class_keys=classes.keys,
+        class_kinds=classes.kinds,
         matrix=matrix,
         gold=gold,
         time_spent_ms=np.where(rows[:, 4] >= 0, rows[:, 4], np.nan),
@@ -338,18 +381,9 @@ def _run_slices(run_id: int, item_ids: NDArray[np.int64]) -> list[SliceCodes]:
 
 def run_predictions_load(*, run_id: int, project: Project) -> RunPredictions:
     """Read a run's predictions, their references and slices (three queries, no model rows)."""
-    classes = list(
-        LabelClass.objects.filter(project=project).order_by("order", "id").values_list("id", "key")
-    )
-    class_ids = np.array([c for c, _ in classes], dtype=np.int64)
-    order = np.argsort(class_ids)
+    classes = ClassCodes.load(project.pk)
     rows = _run_columns(run_id)
-
-    def codes(ids: NDArray[np.int64]) -> NDArray[np.float64]:
-        out = np.full(ids.size, np.nan)
-        known = ids >= 0
-        out[known] = order[_codes(ids[known], class_ids[order])]
-        return out
+    codes = classes.codes_or_nan
 
     item_ids = rows[:, 0]
     return RunPredictions(
@@ -358,6 +392,104 @@ def run_predictions_load(*, run_id: int, project: Project) -> RunPredictions:
         consensus=codes(rows[:, 3]),
         gold=codes(rows[:, 4]),
         predicted_at=rows[:, 2].astype(np.float64),
-        class_keys=[k for _, k in classes],
+        class_keys=classes.keys,
         slices=_run_slices(run_id, item_ids),
+    )
+
+
+# ----------------------------------------------------------------------------- transcription
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def transcript_cleanup(text: str) -> str:
+    """The normalisation every transcript gets when no rule set is active: runs of whitespace
+    become one space, and the ends are trimmed (differences nobody can hear)."""
+    return _SPACES.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=64)
+def _compiled_rules(rule_set_id: int, fingerprint: str) -> standardise.RuleSet:
+    rules = RuleSet.objects.filter(pk=rule_set_id).values_list("rules", flat=True).first()
+    return standardise.compile_rules(rules or [])
+
+
+def transcript_normalizer(project: Project):
+    """A function texts → normalised texts under the project's active rule-set version (compiled
+    once per version and process), or :func:`transcript_cleanup` when none is active."""
+    return transcript_normalizer_for(project.pk, project.rule_set_version)
+
+
+def transcript_normalizer_for(project_id: int, rule_set_version: int):
+    """:func:`transcript_normalizer` from the ids alone (no query when no rule set is active)."""
+    if rule_set_version:
+        found = (
+            RuleSet.objects.filter(project_id=project_id, version=rule_set_version)
+            .values_list("pk", "fingerprint")
+            .first()
+        )
+        if found is not None:
+            compiled = _compiled_rules(*found)
+            return lambda texts: _cleaned(compiled.apply_many(texts))
+    return _cleaned
+
+
+def _cleaned(texts: list[str]) -> list[str]:
+    """:func:`transcript_cleanup` of each text, computed once per distinct text (transcripts
+    repeat: most items' labelers agree)."""
+    done: dict[str, str] = {}
+    for text in texts:
+        if text not in done:
+            done[text] = transcript_cleanup(text)
+    return [done[text] for text in texts]
+
+
+@dataclass(frozen=True)
+class ProjectTranscripts:
+    """A transcription project's current transcripts: ``table[i][l]`` is labeler
+    ``labeler_ids[l]``'s normalised transcript of item ``item_ids[i]`` in the item's round (None
+    where they gave none); ``raw`` holds the texts as submitted."""
+
+    item_ids: NDArray[np.int64]
+    item_round: NDArray[np.int64]
+    labeler_ids: NDArray[np.int64]
+    table: list[list[str | None]]
+    raw: list[list[str | None]]
+    slices: list[SliceCodes]
+    n_annotations: int
+    high_water_mark: int
+
+
+def project_transcripts_load(*, project: Project) -> ProjectTranscripts:
+    """Read the items and active transcripts (two queries, plus one for the active rules)."""
+    items, slices = _item_columns(project.pk)
+    item_ids, item_round = items[:, 0], items[:, 2]
+    rows = list(
+        Annotation.objects.filter(project=project, withdrawn=False)
+        .order_by("id")
+        .values_list("id", "item_id", "labeler_id", "round", "value")
+    )
+    high_water_mark = rows[-1][0] if rows else 0
+    at = {int(item_id): n for n, item_id in enumerate(item_ids)}
+    current = [r for r in rows if r[1] in at and r[3] == item_round[at[r[1]]]]
+    labeler_ids = np.unique(np.array([r[2] for r in current], dtype=np.int64))
+    column = {int(labeler): n for n, labeler in enumerate(labeler_ids)}
+    raw_texts = [str(r[4].get("text", "")) if isinstance(r[4], dict) else "" for r in current]
+    normalized = transcript_normalizer(project)(raw_texts)
+    table: list[list[str | None]] = [[None] * labeler_ids.size for _ in range(item_ids.size)]
+    raw: list[list[str | None]] = [[None] * labeler_ids.size for _ in range(item_ids.size)]
+    for row, text, clean in zip(current, raw_texts, normalized, strict=True):
+        i, j = at[row[1]], column[row[2]]
+        table[i][j] = clean
+        raw[i][j] = text
+    return ProjectTranscripts(
+        item_ids=item_ids,
+        item_round=item_round,
+        labeler_ids=labeler_ids,
+        table=table,
+        raw=raw,
+        slices=slices,
+        n_annotations=len(current),
+        high_water_mark=int(high_water_mark),
     )

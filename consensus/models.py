@@ -43,6 +43,8 @@ class ConsistencyReport(models.Model):
     per_guideline = models.JSONField(default=list)
     round_change = models.JSONField(default=dict)
     escalation = models.JSONField(default=dict)
+    # The taxonomy version the labels were mapped through (see ClassMerge).
+    taxonomy_version = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -61,6 +63,7 @@ class ConsistencyReport(models.Model):
 class ConsensusMethod(models.TextChoices):
     MAJORITY = "majority", "Majority vote"
     DAWID_SKENE = "dawid_skene", "Dawid–Skene"
+    MEDOID = "medoid", "Medoid transcript"
     REVIEWED = "reviewed", "Reviewed by an SME"  # only on read: see ReviewDecision
 
 
@@ -81,6 +84,10 @@ class ItemConsensus(models.Model):
     majority_share = models.FloatField(null=True, blank=True)
     entropy = models.FloatField(null=True, blank=True)
     tied = models.BooleanField(default=False)
+    # Transcription projects: the consensus transcript (normalised), and the mean pairwise word
+    # error rate between the item's transcripts (labels and shares count distinct transcripts).
+    text = models.TextField(blank=True, default="", db_default="")
+    word_error_rate = models.FloatField(null=True, blank=True)
     # The item's confusion pair: its two most chosen classes (class order), none when unanimous.
     pair_low = models.ForeignKey(
         LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -399,3 +406,107 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook_id} {self.event} {self.status}"
+
+
+class TaxonomyVersion(models.Model):
+    """One state of a project's classes: which classes count as which (``mapping``: source key →
+    target key, only for merged classes). Version 0 is the classes as created and has no row;
+    each merge or undo writes the next version. Never updated: history, and what an export or a
+    report names when it says which taxonomy it used."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="taxonomies")
+    number = models.PositiveIntegerField()
+    mapping = models.JSONField(default=dict)
+    change = models.CharField(max_length=200, help_text='e.g. "merge 3: a, b → c" or "undo 3".')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="taxonomy_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} taxonomy v{self.number}"
+
+
+class ClassMerge(models.Model):
+    """A manager merged ``sources`` into ``target`` (e.g. deep_scratch + shallow_scratch →
+    scratch). Raw annotations are untouched: the merge sets ``LabelClass.merged_into`` on the
+    sources, and every read maps labels through it. Undoing clears it; both write a new
+    ``TaxonomyVersion`` and ask for a recompute."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="class_merges")
+    sources = models.ManyToManyField(LabelClass, related_name="+")
+    # Null once an undo deleted a target the merge had created (nothing named it): the history
+    # keeps its key.
+    target = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_key = models.CharField(max_length=64)
+    created_target = models.BooleanField(
+        default=False, help_text="The merge created the target class (undo removes it again)."
+    )
+    taxonomy = models.ForeignKey(TaxonomyVersion, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undo_taxonomy = models.ForeignKey(
+        TaxonomyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"merge {self.pk} → {self.target_id}"
+
+
+class RuleSet(models.Model):
+    """One version of a transcription project's standardisation rules (``consensus.standardise``):
+    an ordered list of rules, validated and fingerprinted. Versions are never edited; activating
+    one sets ``Project.rule_set_version`` and stores every transcript's normalised text under it
+    (:class:`NormalizedTranscript`). Raw transcripts are never changed."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rule_sets")
+    version = models.PositiveIntegerField()
+    rules = models.JSONField(default=list)
+    fingerprint = models.CharField(max_length=64)
+    note = models.TextField(max_length=2000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="ruleset_unique_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} rules v{self.version}"
+
+
+class NormalizedTranscript(models.Model):
+    """A transcript after a rule-set version: derived from the raw annotation, which stays."""
+
+    annotation = models.ForeignKey(
+        "annotations.Annotation", on_delete=models.CASCADE, related_name="+"
+    )
+    rule_set = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="transcripts")
+    text = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule_set", "annotation"], name="normalized_unique_annotation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotation_id}@{self.rule_set_id}"

@@ -24,9 +24,13 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from annotations.importers import RowError, decode_text, format_of
+from labelhub.validation import nul_path
 
 KNOWN_FIELDS = frozenset({"item", "item_id", "external_id", "label", "scores", "predicted_at"})
 SCORE_PREFIX = "score_"
+#: Item ids are BigAutoFields (signed 64-bit). A larger number names no item, and the database
+#: cannot even look it up (SQLite raises OverflowError, PostgreSQL "bigint out of range").
+MAX_ITEM_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ def _item(
             item_id = int(item_id)
         except (TypeError, ValueError):
             errors.append(RowError(row, "item_id must be an integer.", "item_id"))
+            return None, None
+        if not 1 <= item_id <= MAX_ITEM_ID:
+            errors.append(RowError(row, f"item_id {item_id} is not an item id.", "item_id"))
             return None, None
         return None, item_id
     if not isinstance(external, str) or not external.strip():
@@ -98,6 +105,11 @@ def parse_prediction(row: int, record: Any, errors: list[RowError]) -> ParsedPre
     """Validate one record; append its problems to ``errors``."""
     if not isinstance(record, dict):
         errors.append(RowError(row, "each prediction must be an object."))
+        return None
+    where = nul_path(record)
+    if where is not None:
+        field = where.split(".")[0].split("[")[0].replace(" (a key)", "")
+        errors.append(RowError(row, f"{where} contains a NUL character (\\u0000).", field))
         return None
     unknown = sorted(set(record) - KNOWN_FIELDS)
     if unknown:

@@ -264,17 +264,24 @@ def same_pair_items(*, project: Project, item_id: int, limit: int = 12) -> list[
 
 
 def queue_labels(*, item_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """The labels (labeler, class) of the items in their current round: for one page."""
+    """The labels (labeler, class key — or the transcript, in a transcription project) of the
+    items in their current round: for one page."""
     labels: dict[int, list[tuple[str, str]]] = {}
     rows = (
         Annotation.objects.filter(item_id__in=item_ids, withdrawn=False, round=F("item__round"))
         .order_by("item_id", "id")
-        .values_list("item_id", "labeler__username", "label__key")
+        .values_list("item_id", "labeler__username", "label__key", "value")
     )
-    for item_id, username, key in rows:
-        if key is not None:
-            labels.setdefault(item_id, []).append((username, key))
+    for item_id, username, key, value in rows:
+        answer = key if key is not None else _transcript(value)
+        if answer is not None:
+            labels.setdefault(item_id, []).append((username, answer))
     return labels
+
+
+def _transcript(value) -> str | None:
+    text = value.get("text") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
 
 
 def item_flags(*, item_ids: list[int]) -> dict[int, list[dict]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 
-from annotations.models import Annotation, Project
+from annotations.models import Annotation, LabelClass, Project
 from annotations.selectors import project_get_for_user
 from consensus.models import (
     Comment,
@@ -19,7 +19,7 @@ from consensus.models import (
     ReviewDecision,
 )
 from consensus.services.recompute import recompute_is_running, requested_version
-from labelhub.errors import NotFoundError
+from labelhub.errors import ApplicationError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -146,10 +146,19 @@ def item_labels(*, item_id: int) -> list[dict]:
             "created_at",
             "guideline_version",
             "time_spent_ms",
+            "value",
         )
     )
     names = ("id", "round", "labeler_id", "labeler", "label", "created_at", "guideline_version")
-    return [{**dict(zip(names, r, strict=False)), "time_spent_ms": r[7]} for r in rows]
+    result = []
+    for r in rows:
+        entry = {**dict(zip(names, r, strict=False)), "time_spent_ms": r[7]}
+        text = r[8].get("text") if isinstance(r[8], dict) else None
+        if isinstance(text, str):  # a transcript: shown where a class key would be
+            entry["text"] = text
+            entry["label"] = text
+        result.append(entry)
+    return result
 
 
 def notification_list(*, user_id: int, unread_only: bool = False) -> QuerySet[Notification]:
@@ -203,3 +212,29 @@ def model_run_list(*, project: Project) -> QuerySet[ModelRun]:
         .annotate(n_predictions=Count("predictions"))
         .order_by("-created_at", "-id")
     )
+
+
+def item_ids_labeled(*, project: Project, class_key: str) -> list[int]:
+    """Items whose label in their current round is ``class_key``: the stored consensus (labels of
+    classes merged into it count as it), unless a current SME label decision says otherwise.
+    400 naming ``labeled`` for a class the project lacks."""
+    target = LabelClass.objects.filter(project=project, key=class_key).first()
+    if target is None:
+        raise ApplicationError(
+            "unknown_class", f"This project has no class {class_key!r}.", field="labeled"
+        )
+    counts_as = {target.pk, *target.merged_sources.values_list("pk", flat=True)}
+    labeled = set(
+        ItemConsensus.objects.filter(
+            project=project, round=F("item__round"), label_id__in=counts_as
+        ).values_list("item_id", flat=True)
+    )
+    decided = ReviewDecision.objects.filter(
+        project=project, current=True, outcome=DecisionOutcome.LABEL, round=F("item__round")
+    ).values_list("item_id", "label_id")
+    for item_id, label_id in decided:
+        if label_id in counts_as:
+            labeled.add(item_id)
+        else:
+            labeled.discard(item_id)
+    return sorted(labeled)

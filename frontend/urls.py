@@ -1,11 +1,22 @@
 from django.urls import path
 
-from frontend import guideline_views, model_views, review_views, views
+from frontend import (
+    dataset_views,
+    guideline_views,
+    model_views,
+    review_views,
+    rule_views,
+    taxonomy_views,
+    token_views,
+    views,
+    webhook_views,
+)
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
+    path("settings/tokens/", token_views.tokens, name="tokens"),
     path("projects/<int:project_id>/label/", views.label, name="label"),
     path("projects/<int:project_id>/consistency/", views.consistency, name="consistency"),
     path(
@@ -25,4 +36,8 @@ urlpatterns = [
         model_views.model_run,
         name="model-run",
     ),
+    path("projects/<int:project_id>/webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("projects/<int:project_id>/datasets/", dataset_views.datasets, name="datasets"),
+    path("projects/<int:project_id>/classes/", taxonomy_views.classes, name="classes"),
+    path("projects/<int:project_id>/rules/", rule_views.rules, name="rules"),
 ]

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotations.models import Project, Role
+from annotations.models import Project, Role, TaskType
 from annotations.selectors import (
     SEES_LABELS,
     LabelerProgress,
@@ -114,6 +114,9 @@ def _page_config(project: Project, progress: LabelerProgress) -> dict[str, Any]:
     classes = label_class_list(project=project).values("key", "name", "kind", "hotkey", "order")
     return {
         "project": {"id": project.pk, "name": project.name},
+        "task_type": project.task_type,
+        "transcript_tokens": list(project.transcript_tokens or []),
+        "allow_empty_transcripts": project.allow_empty_transcripts,
         "classes": list(classes),
         "instructions": project.instructions,
         "progress": {
@@ -139,7 +142,12 @@ def _page_config(project: Project, progress: LabelerProgress) -> dict[str, Any]:
 def label(request: HttpRequest, project_id: int) -> HttpResponse:
     project = _labeling_project(request, project_id)
     progress = labeler_progress(project=project, user=request.user)
-    context = {"project": project, "config": _page_config(project, progress)}
+    context = {
+        "project": project,
+        "config": _page_config(project, progress),
+        # The transcript box, player and their keys (transcribe.js) instead of class buttons.
+        "is_transcription": project.task_type == TaskType.TRANSCRIPTION,
+    }
     return render(request, "frontend/label.html", context)
 
 

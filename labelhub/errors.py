@@ -142,5 +142,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return response
     code = next((c for klass, c in _CODES.items() if isinstance(exc, klass)), "error")
     detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    # A code given when raising (AuthenticationFailed(..., code="token_revoked")) is more precise.
+    own_code = getattr(detail, "code", None)
+    if own_code and own_code != getattr(exc, "default_code", None):
+        code = own_code
     response.data = {"error": {"code": code, "message": str(detail)}}
     return response

@@ -34,7 +34,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "annotations",
     "consensus",
@@ -123,9 +122,16 @@ WHITENOISE_MANIFEST_STRICT = False
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
 LABELHUB_MAX_IMPORT_BYTES = env_int("LABELHUB_MAX_IMPORT_BYTES", 1024 * 1024 * 1024)
+# One audio clip at import (transcription projects); a longer recording should be cut first.
+LABELHUB_MAX_AUDIO_BYTES = env_int("LABELHUB_MAX_AUDIO_BYTES", 50 * 1024 * 1024)
 LABELHUB_LEASE_SECONDS = env_int("LABELHUB_LEASE_SECONDS", 600)
 # Seconds a requested consistency recompute waits, gathering a burst of labels into one run.
 LABELHUB_RECOMPUTE_DELAY_SECONDS = env_int("LABELHUB_RECOMPUTE_DELAY_SECONDS", 2)
+# Webhooks: per-attempt HTTP timeout, attempts per delivery, and the first retry delay (it
+# doubles each retry, plus jitter); see consensus/README.md.
+LABELHUB_WEBHOOK_TIMEOUT_SECONDS = env_int("LABELHUB_WEBHOOK_TIMEOUT_SECONDS", 5)
+LABELHUB_WEBHOOK_MAX_ATTEMPTS = env_int("LABELHUB_WEBHOOK_MAX_ATTEMPTS", 5)
+LABELHUB_WEBHOOK_BACKOFF_SECONDS = env_int("LABELHUB_WEBHOOK_BACKOFF_SECONDS", 10)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -163,14 +169,52 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+
+def _throttle_rate(name: str, default: str) -> str:
+    """A DRF rate from the environment, checked at start (DRF would fail only when a request
+    arrives): "<n>/<s|m|h|d…>", n ≥ 1."""
+    rate = env_str(name, default)
+    count, _, period = rate.partition("/")
+    if not (count.strip().isdigit() and int(count) > 0 and period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(f"{name} must look like 100/hour, got {rate!r}")
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Personal tokens (hashed), "Authorization: Bearer <key>"; first, so its challenge makes
+        # unauthenticated requests 401.
+        "annotations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Per person, per anonymous IP, and per scope (views set ``throttle_scope``). Rates are
+    # "<n>/<second|minute|hour|day>"; a throttled request gets 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    # DRF keeps one timestamp per request inside the window in the cache, read and written on
+    # every request: per-minute windows keep that list short (1,200 entries ≈ 11 kB; 20000/hour
+    # would be 180 kB per request at the limit). 1,200/minute is 20 requests/s for a person.
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _throttle_rate("API_THROTTLE_USER", "1200/minute"),
+        "anon": _throttle_rate("API_THROTTLE_ANON", "200/hour"),
+        "export": _throttle_rate("API_THROTTLE_EXPORT", "120/hour"),
+        # POST /api/v1/auth/token/ checks passwords: slow down guessing.
+        "auth": _throttle_rate("API_THROTTLE_AUTH", "30/minute"),
+    },
+    # Anonymous clients are told apart by address. 0: REMOTE_ADDR, never X-Forwarded-For (which a
+    # client can forge to dodge the limits); behind n reverse proxies set API_NUM_PROXIES=n.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_PARSER_CLASSES": [
+        "labelhub.validation.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "labelhub.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "labelhub.errors.api_exception_handler",
@@ -186,6 +230,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ClassKindEnum": "annotations.models.ClassKind",
         "FlagKindEnum": "annotations.models.FlagKind",
+        "WebhookEventEnum": "consensus.models.WebhookEvent",
     },
 }
 

@@ -3,27 +3,19 @@ failing write is retried with backoff without ever leaving a half-written report
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 
 from annotations.services.annotations import annotation_submit
 from consensus.models import ConsistencyReport, ItemConsensus
 from consensus.services.recompute import latest_version, requested_version
 from consensus.tasks import report_recompute_enqueue
-from labelhub.celery import app
+from tests.celery_worker import REDIS_URL, running_worker, wait_for
 from tests.factories import ItemFactory
-
-REDIS_URL = os.environ.get("LABELHUB_TEST_REDIS_URL")
 
 pytestmark = [
     pytest.mark.postgres,
@@ -33,79 +25,13 @@ pytestmark = [
 ]
 
 
-def _wait(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-
-
-def _drop_broker_connections() -> None:
-    """Forget the app's pooled broker connections (made earlier in the session for the default
-    broker URL), as Celery does after a fork, so the new broker URL is used."""
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def worker(tmp_path: Path):
-    """A Celery worker process on the test database, sharing Redis (broker and cache)."""
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    db = connection.settings_dict
-    # A short lock timeout lets the retry test make the worker's write fail fast.
-    options = quote("-c lock_timeout=500")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        f"?options={options}",
-        "CELERY_BROKER_URL": REDIS_URL,
-        "REDIS_URL": REDIS_URL,
-        "DATABASE_CONN_MAX_AGE": "0",
-    }
-    log = (tmp_path / "worker.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "labelhub",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "INFO",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    caches = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
-    previous = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
-    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    _drop_broker_connections()
-    try:
-        with override_settings(CACHES=caches):
-            _wait(lambda: bool(app.control.ping(timeout=0.5)), 60, "the worker to start")
-            yield process
-    finally:
-        app.conf.update(previous)
-        _drop_broker_connections()
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-        print((tmp_path / "worker.log").read_text()[-3000:])
+    """A Celery worker process on the test database, sharing Redis (broker and cache); a short
+    lock timeout lets the retry test make the worker's write fail fast."""
+    log = tmp_path / "worker.log"
+    with running_worker(log, database_options="-c lock_timeout=500") as process:
+        yield process
 
 
 def test_a_burst_of_labels_causes_a_handful_of_recomputes(worker, project, member):
@@ -122,7 +48,7 @@ def test_a_burst_of_labels_causes_a_handful_of_recomputes(worker, project, membe
                 idempotency_key=f"{user.pk}-{item.pk}",
             )
     # then the worker catches up with the newest request
-    _wait(
+    wait_for(
         lambda: latest_version(project.pk) >= requested_version(project.pk),
         60,
         "the report to catch up",
@@ -156,7 +82,7 @@ def test_a_failed_write_is_retried_and_never_half_written(worker, project, membe
         blocker.rollback()
         blocker.close()
     # and once the lock is gone a retry stores exactly one whole report
-    _wait(
+    wait_for(
         lambda: ConsistencyReport.objects.filter(project=project).exists(), 60, "a retry to succeed"
     )
     assert ConsistencyReport.objects.filter(project=project).count() == 1
@@ -169,7 +95,7 @@ def test_a_second_request_while_a_task_waits_sends_no_second_task(worker, projec
     # when a second request comes before it runs, it only counts (no second task)
     assert report_recompute_enqueue(project.pk) is False
     # then the one task answers both: a single report, at the newest version
-    _wait(lambda: latest_version(project.pk) >= requested_version(project.pk), 30, "a report")
+    wait_for(lambda: latest_version(project.pk) >= requested_version(project.pk), 30, "a report")
     assert list(
         ConsistencyReport.objects.filter(project=project).values_list("version", flat=True)
     ) == [requested_version(project.pk)]

@@ -1,11 +1,29 @@
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
 
-from annotations.api import views
+from annotations.api import alias_views as aliases
+from annotations.api import label_studio_views as label_studio
+from annotations.api import token_views, views
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="auth-token"),
+    path("auth/token/", token_views.AuthTokenCreateApi.as_view(), name="auth-token"),
+    path("tokens/", token_views.ApiTokenListCreateApi.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/", token_views.ApiTokenRevokeApi.as_view(), name="token-detail"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="project-list"),
+    path(
+        "projects/import/label-studio/",
+        label_studio.LabelStudioProjectImportApi.as_view(),
+        name="project-import-label-studio",
+    ),
+    path(
+        "projects/<int:project_id>/import/label-studio/",
+        label_studio.LabelStudioImportApi.as_view(),
+        name="project-import-label-studio-into",
+    ),
+    path(
+        "projects/<int:project_id>/export/label-studio/",
+        label_studio.LabelStudioExportApi.as_view(),
+        name="project-export-label-studio",
+    ),
     path("projects/<int:project_id>/", views.ProjectDetailApi.as_view(), name="project-detail"),
     path(
         "projects/<int:project_id>/classes/",
@@ -43,6 +61,7 @@ urlpatterns = [
         name="project-annotations",
     ),
     path("items/<int:item_id>/image/", views.ItemImageApi.as_view(), name="item-image"),
+    path("items/<int:item_id>/audio/", views.ItemAudioApi.as_view(), name="item-audio"),
     path("items/<int:item_id>/skip/", views.AssignmentSkipApi.as_view(), name="item-skip"),
     path("items/<int:item_id>/flags/", views.ItemFlagCreateApi.as_view(), name="item-flags"),
     path("annotations/", views.AnnotationSubmitApi.as_view(), name="annotation-submit"),
@@ -50,5 +69,15 @@ urlpatterns = [
         "annotations/<int:annotation_id>/withdraw/",
         views.AnnotationWithdrawApi.as_view(),
         name="annotation-withdraw",
+    ),
+    path(
+        "projects/<int:project_id>/aliases/",
+        aliases.ClassAliasListCreateApi.as_view(),
+        name="aliases",
+    ),
+    path(
+        "projects/<int:project_id>/aliases/<int:alias_id>/",
+        aliases.ClassAliasDeleteApi.as_view(),
+        name="alias-delete",
     ),
 ]

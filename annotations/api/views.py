@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from django.http import FileResponse, HttpResponseBase
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.media import ranged_file_response
 from annotations.api.mixins import ProjectScopedMixin
 from annotations.api.serializers import (
     AnnotationSerializer,
+    IdField,
     ItemSerializer,
     LabelClassSerializer,
     LabelerItemSerializer,
@@ -41,7 +43,11 @@ from annotations.selectors import (
     project_get_for_user,
     project_list_for_user,
 )
-from annotations.services.annotations import annotation_submit, annotation_withdraw
+from annotations.services.annotations import (
+    TRANSCRIPT_MAX,
+    annotation_submit,
+    annotation_withdraw,
+)
 from annotations.services.assignments import assignment_next, assignment_skip
 from annotations.services.flags import item_flag
 from annotations.services.gold import membership_unpause
@@ -49,12 +55,14 @@ from annotations.services.imports import items_import_file, items_import_records
 from annotations.services.projects import (
     ClassSpec,
     label_class_create,
+    label_class_delete,
     label_class_update,
     membership_set,
     project_create,
     project_update,
 )
 from labelhub.errors import ApplicationError, NotFoundError
+from labelhub.validation import StrictJSONParser
 
 MANAGERS = (Role.MANAGER,)
 _WITH_CLASSES = Prefetch("classes", queryset=LabelClass.objects.order_by("order", "id"))
@@ -83,7 +91,14 @@ class ProjectListCreateApi(generics.ListAPIView):
         )
         overlap = serializers.IntegerField(min_value=1, max_value=50, default=3)
         instructions = serializers.CharField(required=False, default="", allow_blank=True)
-        classes = ClassInputSerializer(many=True, allow_empty=False)
+        classes = ClassInputSerializer(many=True, required=False, default=list)
+        transcript_tokens = serializers.ListField(
+            child=serializers.CharField(max_length=40, trim_whitespace=False),
+            required=False,
+            default=list,
+            max_length=50,
+        )
+        allow_empty_transcripts = serializers.BooleanField(required=False, default=False)
 
     def get_queryset(self):
         return project_list_for_user(user=self.request.user).prefetch_related(_WITH_CLASSES)
@@ -145,7 +160,7 @@ class LabelClassListCreateApi(ProjectScopedMixin, generics.ListAPIView):
     project_roles = {"POST": MANAGERS}
 
     def get_queryset(self):
-        return label_class_list(project=self.get_project())
+        return label_class_list(project=self.get_project(), include_merged=True)
 
     @extend_schema(request=ClassInputSerializer, responses={201: LabelClassSerializer})
     def post(self, request: Request, project_id: int) -> Response:
@@ -157,9 +172,11 @@ class LabelClassListCreateApi(ProjectScopedMixin, generics.ListAPIView):
 
 
 class LabelClassUpdateApi(ProjectScopedMixin, APIView):
-    """PATCH: managers rename, reorder or re-key a class (its ``key`` is fixed)."""
+    """PATCH: managers rename, reorder or re-key a class (its ``key`` is fixed). DELETE: managers
+    remove a class nothing refers to; one with labels is refused (409 ``class_in_use``: merge it
+    into another class instead, which keeps every raw label)."""
 
-    project_roles = {"PATCH": MANAGERS}
+    project_roles = {"PATCH": MANAGERS, "DELETE": MANAGERS}
 
     class LabelClassUpdateInputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=120, required=False)
@@ -176,6 +193,12 @@ class LabelClassUpdateApi(ProjectScopedMixin, APIView):
         data.is_valid(raise_exception=True)
         label_class = label_class_update(label_class=label_class, **data.validated_data)
         return Response(LabelClassSerializer(label_class).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, project_id: int, class_id: int) -> Response:
+        project = self.get_project()
+        label_class_delete(project=project, class_id=class_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MembershipListCreateApi(ProjectScopedMixin, generics.ListAPIView):
@@ -257,14 +280,43 @@ class ItemListApi(ProjectScopedMixin, generics.ListAPIView):
         )
 
 
+class ItemRecordSerializer(serializers.Serializer):
+    """One item record (annotations/importers.py), for the schema: the importer validates
+    records itself, row by row. Exactly one of ``data``, ``text``, ``image_url``, ``image``,
+    ``audio_url``, ``audio``."""
+
+    external_id = serializers.CharField(max_length=255)
+    data = serializers.CharField(required=False, help_text="Text, or an http(s) image URL.")
+    text = serializers.CharField(required=False)
+    image_url = serializers.URLField(required=False)
+    image = serializers.CharField(required=False, help_text="A file name in an uploaded archive.")
+    audio_url = serializers.URLField(required=False)
+    audio = serializers.CharField(
+        required=False, help_text="An audio file's name in an uploaded archive."
+    )
+    slices = serializers.DictField(required=False)
+    gold = serializers.CharField(required=False, help_text="The gold class key.")
+
+
 class ItemImportApi(ProjectScopedMixin, APIView):
     """Managers import items: a JSON list of records, or a multipart ``file`` (JSON, JSONL, CSV,
-    zip of images). All or nothing: a bad row answers 400 naming the row, and nothing is written."""
+    zip of images and/or audio clips). All or nothing: a bad row answers 400 naming the row, and
+    nothing is written."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
     project_roles = {"POST": MANAGERS}
 
-    @extend_schema(request=None, responses={201: dict})
+    @extend_schema(
+        request={
+            "application/json": ItemRecordSerializer(many=True),
+            "multipart/form-data": inline_serializer(
+                "ItemFileUpload", {"file": serializers.FileField()}
+            ),
+        },
+        responses={
+            201: inline_serializer("ItemImportResult", {"created": serializers.IntegerField()})
+        },
+    )
     def post(self, request: Request, project_id: int) -> Response:
         project = self.get_project()
         upload = request.FILES.get("file")
@@ -291,6 +343,25 @@ class ItemImageApi(APIView):
         response = FileResponse(field.open("rb"))
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class ItemAudioApi(APIView):
+    """The item's uploaded audio clip, with HTTP Range support so players can seek (see
+    ``annotations/api/media.py``). Managers, reviewers and engineers of its project may fetch
+    any clip; a labeler only clips of items assigned to them (blind labeling: a labeler does not
+    browse the project's data). Everyone else: 404, so an item's existence does not leak."""
+
+    @extend_schema(responses={(200, "audio/*"): bytes, (206, "audio/*"): bytes})
+    def get(self, request: Request, item_id: int) -> HttpResponseBase:
+        item = Item.objects.filter(pk=item_id).only("project_id", "audio").first()
+        role = membership_role(user=request.user, project_id=item.project_id) if item else None
+        if item is None or role is None:
+            raise NotFoundError("Item not found.")
+        if role == Role.LABELER and not item.assignments.filter(labeler=request.user).exists():
+            raise NotFoundError("Item not found.")
+        if not item.audio:
+            raise NotFoundError("This item has no stored audio.")
+        return ranged_file_response(item.audio, request.headers.get("Range"))
 
 
 class AssignmentNextApi(ProjectScopedMixin, APIView):
@@ -344,17 +415,26 @@ class AnnotationSubmitApi(APIView):
     """Submit a label. The same ``idempotency_key`` again answers 200 with the first result."""
 
     class AnnotationSubmitValueSerializer(serializers.Serializer):
-        label = serializers.CharField(max_length=64)
+        """``{"label": "<class key>"}`` (classification) or ``{"text": "..."}`` (transcription);
+        the service checks which one the item's project takes."""
+
+        label = serializers.CharField(max_length=120, required=False, trim_whitespace=False)
+        text = serializers.CharField(
+            max_length=TRANSCRIPT_MAX, required=False, allow_blank=True, trim_whitespace=False
+        )
 
         def to_internal_value(self, data):
-            if isinstance(data, dict) and set(data) - {"label"}:
+            if isinstance(data, dict) and (set(data) - {"label", "text"} or len(data) != 1):
                 raise serializers.ValidationError(
-                    {"label": 'A classification value is {"label": "<class key>"} only.'}
+                    {
+                        "label": 'A value is {"label": "<class key>"} or {"text": "..."}, '
+                        "exactly one of them."
+                    }
                 )
             return super().to_internal_value(data)
 
     class AnnotationSubmitInputSerializer(serializers.Serializer):
-        item = serializers.IntegerField(min_value=1)
+        item = IdField()
         value = serializers.DictField()
         idempotency_key = serializers.CharField(max_length=128)
         time_spent_ms = serializers.IntegerField(

@@ -19,8 +19,10 @@ from annotations.models import (
     ItemStatus,
     LabelClass,
     Round,
+    TaskType,
 )
 from annotations.services.access import ensure_labeler
+from annotations.services.aliases import class_resolve
 from annotations.services.assignments import (
     assignment_put,
     item_has_open_slot,
@@ -61,11 +63,45 @@ def _replay(existing: Annotation, *, item_id: int, value: dict[str, Any]) -> Sub
     return SubmitResult(annotation=existing, created=False)
 
 
+#: The longest transcript accepted (characters).
+TRANSCRIPT_MAX = 10_000
+
+
+def _answer(*, item: Item, value: dict[str, Any]) -> tuple[LabelClass | None, dict[str, Any]]:
+    """The class the value names (None for a transcript) and the value to store, as sent."""
+    if item.project.task_type == TaskType.TRANSCRIPTION:
+        text = value.get("text")
+        if not isinstance(text, str) or "label" in value:
+            raise ApplicationError(
+                "invalid", 'A transcription value is {"text": "..."}.', field="value.text"
+            )
+        if len(text) > TRANSCRIPT_MAX:
+            raise ApplicationError(
+                "invalid",
+                f"A transcript is {TRANSCRIPT_MAX} characters at most.",
+                field="value.text",
+            )
+        if not text.strip() and not item.project.allow_empty_transcripts:
+            raise ApplicationError(
+                "empty_transcript",
+                "The transcript is empty; this project does not accept empty transcripts.",
+                field="value.text",
+            )
+        return None, {"text": text}
+    if "text" in value:
+        raise ApplicationError(
+            "invalid", 'A classification value is {"label": "<class key>"}.', field="value.label"
+        )
+    label = _classification_label(item=item, value=value)
+    # As submitted (an alias keeps its spelling); ``label`` is the class it names.
+    return label, {"label": value["label"]}
+
+
 def _classification_label(*, item: Item, value: dict[str, Any]) -> LabelClass:
     key = value.get("label")
     if not isinstance(key, str) or not key:
         raise ApplicationError("invalid", "value.label must be a class key.", field="value.label")
-    label = LabelClass.objects.filter(project_id=item.project_id, key=key).first()
+    label = class_resolve(project_id=item.project_id, text=key)
     if label is None:
         raise ApplicationError(
             "unknown_class", f"{key!r} is not a class of this project.", field="value.label"
@@ -108,7 +144,7 @@ def annotation_submit(
         with transaction.atomic():
             item = item_lock(item_id=item_id)
             ensure_labeler(item=item, user=labeler)
-            label = _classification_label(item=item, value=value)
+            label, stored_value = _answer(item=item, value=value)
             _ensure_round_open(item)
             assignment = Assignment.objects.filter(
                 item=item, labeler=labeler, round=item.round
@@ -141,7 +177,7 @@ def annotation_submit(
                 item=item,
                 labeler=labeler,
                 round=item.round,
-                value={"label": label.key},
+                value=stored_value,
                 label=label,
                 time_spent_ms=time_spent_ms,
                 idempotency_key=idempotency_key,
@@ -154,7 +190,7 @@ def annotation_submit(
             if item.labels_done >= labels_wanted(item):
                 item.status = ItemStatus.COMPLETE
             item.save(update_fields=["labels_done", "status"])
-            if item.gold_label_id is not None:
+            if item.gold_label_id is not None and label is not None:
                 gold_record(
                     project=item.project, item=item, labeler=labeler, label_id=label.pk, sign=+1
                 )
@@ -211,7 +247,7 @@ def annotation_withdraw(
             ItemStatus.OPEN if item.labels_done < labels_wanted(item) else ItemStatus.COMPLETE
         )
         item.save(update_fields=["labels_done", "status"])
-        if item.gold_label_id is not None:
+        if item.gold_label_id is not None and annotation.label_id is not None:
             gold_record(
                 project=item.project,
                 item=item,

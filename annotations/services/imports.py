@@ -1,5 +1,5 @@
-"""Import items all or nothing: validate every row (and decode every image) first, then write
-everything in one transaction."""
+"""Import items all or nothing: validate every row (decode every image, sniff every audio clip)
+first, then write everything in one transaction."""
 
 from __future__ import annotations
 
@@ -16,18 +16,21 @@ from django.db import transaction
 
 from annotations.importers import (
     PARSERS,
+    AudioInfo,
     ImageInfo,
     ImageSource,
     ParsedItem,
     RowError,
     format_of,
+    iter_audio_checks,
     iter_image_checks,
     make_thumbnail,
     parse_image_source,
     parse_records,
     raise_if_errors,
 )
-from annotations.models import Item, LabelClass, Project
+from annotations.models import Item, Project
+from annotations.services.aliases import ClassLookup, class_lookup
 from labelhub.errors import ApplicationError
 
 _BATCH = 1000
@@ -37,10 +40,10 @@ _MAX_ARCHIVE_MEMBERS = 200_000
 def _check_against_project(project: Project, items: list[ParsedItem]) -> list[RowError]:
     """Gold labels must be classes of the project; external ids new and unique."""
     errors: list[RowError] = []
-    classes = set(LabelClass.objects.filter(project=project).values_list("key", flat=True))
+    classes = class_lookup(project_id=project.pk)
     seen: dict[str, int] = {}
     for item in items:
-        if item.gold is not None and item.gold not in classes:
+        if item.gold is not None and classes.resolve(item.gold) is None:
             errors.append(
                 RowError(item.row, f"gold {item.gold!r} is not a class of this project.", "gold")
             )
@@ -86,13 +89,31 @@ def _store_image(source: ImageSource, item: ParsedItem, written: list[str]) -> t
     return name, thumb
 
 
+def _store_audio(source: ImageSource, item: ParsedItem, written: list[str]) -> str:
+    """Save the clip under a random name, keeping its extension (browsers and ``FileResponse``
+    pick the Content-Type from it)."""
+    stem = uuid4().hex
+    suffix = PurePosixPath(item.audio_name).suffix.lower()
+    with source.open(item.audio_name) as handle:
+        name = default_storage.save(f"audio/{stem[:2]}/{stem}{suffix}", handle)
+    written.append(name)
+    return name
+
+
+def _gold_id(classes: ClassLookup, gold: str | None) -> int | None:
+    found = classes.resolve(gold) if gold else None
+    return found.pk if found is not None else None
+
+
 def _write(
     project: Project,
     items: list[ParsedItem],
     infos: dict[int, ImageInfo],
     source: ImageSource | None,
+    clips: dict[int, AudioInfo] | None = None,
 ) -> int:
-    gold = dict(LabelClass.objects.filter(project=project).values_list("key", "id"))
+    clips = clips or {}
+    classes = class_lookup(project_id=project.pk)
     written: list[str] = []
     try:
         with transaction.atomic():
@@ -103,8 +124,9 @@ def _write(
                     external_id=parsed.external_id,
                     text=parsed.text,
                     image_url=parsed.image_url,
+                    audio_url=parsed.audio_url,
                     slices=parsed.slices,
-                    gold_label_id=gold.get(parsed.gold) if parsed.gold else None,
+                    gold_label_id=_gold_id(classes, parsed.gold),
                     round=project.current_round,
                 )
                 if parsed.image_name and source is not None:
@@ -115,6 +137,10 @@ def _write(
                         "height": info.height,
                         "brightness": info.brightness,
                     }
+                if parsed.audio_name and source is not None:
+                    row.audio.name = _store_audio(source, parsed, written)
+                    clip = clips[parsed.row]
+                    row.metadata = {"audio_format": clip.format, "audio_bytes": clip.size}
                 batch.append(row)
                 if len(batch) >= _BATCH:
                     Item.objects.bulk_create(batch)
@@ -137,7 +163,8 @@ def items_import(
     """Validate parsed items against the project and their images, then create them all.
 
     Raises ``ApplicationError`` (code ``invalid_import``) naming the first bad row; then nothing
-    is written. Returns the number of items created.
+    is written. Returns the number of items created. Audio clips over
+    ``LABELHUB_MAX_AUDIO_BYTES`` each, or whose first bytes are not an audio format, are bad rows.
     """
     errors = [*errors, *_check_against_project(project, items)]
     infos: dict[int, ImageInfo] = {}
@@ -146,9 +173,17 @@ def items_import(
             errors.append(result)
         else:
             infos[item.row] = result
-    errors.sort(key=lambda e: e.row)
+    clips: dict[int, AudioInfo] = {}
+    max_audio = settings.LABELHUB_MAX_AUDIO_BYTES
+    for item, clip in iter_audio_checks(items, source, max_bytes=max_audio):
+        if isinstance(clip, RowError):
+            errors.append(clip)
+        else:
+            clips[item.row] = clip
+    # A missing file is found by the manifest check and again by the file check: report it once.
+    errors = sorted(dict.fromkeys(errors), key=lambda e: e.row)
     raise_if_errors(errors)
-    return _write(project, items, infos, source)
+    return _write(project, items, infos, source, clips)
 
 
 def items_import_records(*, project: Project, records: Any) -> int:
@@ -183,7 +218,7 @@ def _open_archive(handle: BinaryIO):
 
 
 def items_import_file(*, project: Project, filename: str, handle: BinaryIO) -> int:
-    """Import an uploaded file: JSON, JSONL, CSV (by extension), or a zip of images."""
+    """Import an uploaded file: JSON, JSONL, CSV (by extension), or a zip of images and/or audio."""
     kind = format_of(filename)
     if kind is None:
         raise ApplicationError(
@@ -200,7 +235,7 @@ def items_import_file(*, project: Project, filename: str, handle: BinaryIO) -> i
 
 
 def items_import_path(*, project: Project, path: Path) -> int:
-    """Import from the command line: a data file, a zip archive, or a folder of images."""
+    """Import from the command line: a data file, a zip archive, or a folder of images/audio."""
     if path.is_dir():
         source = ImageSource(root=path)
         items, errors = parse_image_source(source)

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 
 from annotations.models import (
     ClassKind,
@@ -87,18 +87,61 @@ def _validate_classes(specs: Sequence[ClassSpec]) -> None:
         )
 
 
+#: Standard tokens of a transcription project: bracketed words such as "[unintelligible]".
+MAX_TOKENS = 20
+
+
+def _validate_tokens(tokens: Sequence[str]) -> list[str]:
+    cleaned: list[str] = []
+    if len(tokens) > MAX_TOKENS:
+        raise ApplicationError(
+            "invalid", f"At most {MAX_TOKENS} standard tokens.", field="transcript_tokens"
+        )
+    for index, token in enumerate(tokens):
+        text = token.strip() if isinstance(token, str) else ""
+        if not text or len(text) > 40 or any(c.isspace() for c in text):
+            raise ApplicationError(
+                "invalid",
+                "A token is 1–40 characters without spaces, e.g. [unintelligible].",
+                field=f"transcript_tokens[{index}]",
+            )
+        if text in cleaned:
+            raise ApplicationError(
+                "invalid", f"Token {text!r} appears twice.", field=f"transcript_tokens[{index}]"
+            )
+        cleaned.append(text)
+    return cleaned
+
+
 def project_create(
     *,
     creator: AbstractBaseUser,
     name: str,
-    classes: Sequence[ClassSpec],
+    classes: Sequence[ClassSpec] = (),
     task_type: str = TaskType.CLASSIFICATION,
     overlap: int = 3,
     description: str = "",
     instructions: str = "",
+    transcript_tokens: Sequence[str] = (),
+    allow_empty_transcripts: bool = False,
 ) -> Project:
-    """Create a project with its classes and round 1; the creator becomes its manager."""
-    _validate_classes(classes)
+    """Create a project with round 1 (and, for classification, its classes); the creator becomes
+    its manager. A transcription project has no classes: its answers are free text."""
+    if task_type == TaskType.TRANSCRIPTION:
+        if classes:
+            raise ApplicationError(
+                "invalid", "A transcription project has no classes.", field="classes"
+            )
+        tokens = _validate_tokens(transcript_tokens)
+    else:
+        _validate_classes(classes)
+        if transcript_tokens:
+            raise ApplicationError(
+                "invalid",
+                "Standard tokens belong to transcription projects.",
+                field="transcript_tokens",
+            )
+        tokens = []
     hotkeys = _assign_hotkeys(classes)
     with transaction.atomic():
         project = Project.objects.create(
@@ -107,6 +150,8 @@ def project_create(
             overlap=overlap,
             description=description,
             instructions=instructions,
+            transcript_tokens=tokens,
+            allow_empty_transcripts=allow_empty_transcripts,
             created_by=creator,
         )
         LabelClass.objects.bulk_create(
@@ -250,3 +295,27 @@ def membership_set(*, project: Project, username: str, role: str) -> tuple[Membe
         current.role = role
         current.save(update_fields=["role"])
         return current, False
+
+
+def label_class_delete(*, project: Project, class_id: int) -> None:
+    """Delete a class that nothing refers to. A class with labels, a gold label, a decision, a
+    prediction, a guideline example or a merge naming it is refused (409 ``class_in_use``):
+    raw labels are never lost, so such a class is merged into another instead."""
+    with transaction.atomic():
+        label_class = LabelClass.objects.filter(project=project, pk=class_id).first()
+        if label_class is None:
+            raise NotFoundError("Class not found.")
+        if label_class.merged_sources.exists():
+            raise ConflictError(
+                "class_in_use",
+                f"Classes are merged into {label_class.key!r}; undo those merges first.",
+            )
+        try:
+            with transaction.atomic():
+                label_class.delete()
+        except ProtectedError:
+            raise ConflictError(
+                "class_in_use",
+                f"{label_class.key!r} has labels or is named by a decision, prediction or "
+                "example: merge it into another class instead.",
+            ) from None

@@ -9,9 +9,9 @@ import io
 
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +28,7 @@ from consensus.services.predictions import (
     predictions_import_records,
 )
 from labelhub.errors import ApplicationError
+from labelhub.validation import StrictJSONParser
 
 #: Who brings models in.
 MODELERS = (Role.ENGINEER, Role.MANAGER)
@@ -97,14 +98,37 @@ class ModelRunDetailApi(APIView):
         return Response(ModelRunSerializer(run).data)
 
 
+class PredictionRecordSerializer(serializers.Serializer):
+    """One prediction record (consensus/prediction_importers.py), for the schema: the importer
+    validates records itself, row by row."""
+
+    item = serializers.CharField(required=False, help_text="The item's external id.")
+    item_id = serializers.IntegerField(required=False, help_text="Or the item's numeric id.")
+    label = serializers.CharField(help_text="A class key.")
+    scores = serializers.DictField(child=serializers.FloatField(), required=False)
+    predicted_at = serializers.DateTimeField(required=False)
+
+
 class PredictionImportApi(APIView):
     """Engineers and managers import predictions: a JSON list (or ``{"predictions": [...]}``) of
     ``{"item": external id, "label", "scores"?, "predicted_at"?}``, or a multipart ``file``
     (.json, .jsonl, .csv). All or nothing: a bad row answers 400 naming the row."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(request=None, responses={201: dict})
+    @extend_schema(
+        request={
+            "application/json": PredictionRecordSerializer(many=True),
+            "multipart/form-data": inline_serializer(
+                "PredictionFileUpload", {"file": serializers.FileField()}
+            ),
+        },
+        responses={
+            201: inline_serializer(
+                "PredictionImportResult", {"imported": serializers.IntegerField()}
+            )
+        },
+    )
     def post(self, request: Request, run_id: int) -> Response:
         run = model_run_get_for_user(user=request.user, run_id=run_id, roles=MODELERS)
         upload = request.FILES.get("file")
@@ -195,7 +219,13 @@ class RunAnalysisCsvApi(APIView):
     """One table of the analysis as CSV (``priorities``, ``classes``, ``confusion``, ``audit``,
     ``weeks``); undefined figures are empty cells."""
 
-    @extend_schema(parameters=[AnalysisQuerySerializer], responses={(200, "text/csv"): str})
+    @extend_schema(
+        parameters=[
+            AnalysisQuerySerializer,
+            OpenApiParameter("table", str, OpenApiParameter.PATH, enum=list(TABLES)),
+        ],
+        responses={(200, "text/csv"): str},
+    )
     def get(self, request: Request, run_id: int, table: str) -> HttpResponse:
         if table not in TABLES:
             raise ApplicationError(

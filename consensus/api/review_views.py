@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.mixins import ProjectScopedMixin
-from annotations.api.serializers import ItemSerializer
+from annotations.api.serializers import IdField, ItemSerializer
 from annotations.models import Item, Role
 from annotations.selectors import SEES_LABELS, item_get_for_user
 from annotations.services.rounds import round_start
@@ -28,6 +28,7 @@ from consensus.selectors import (
     decision_history,
     guideline_list,
     input_issue_list,
+    item_ids_labeled,
     item_labels,
     labeler_reliability,
     notification_list,
@@ -162,7 +163,8 @@ class DisagreementPairsApi(ProjectScopedMixin, APIView):
 
 
 class DecisionSerializer(serializers.ModelSerializer):
-    label = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    # None for outcomes that pick no class (input insufficient, instructions ambiguous).
+    label = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
     decided_by = serializers.CharField(source="decided_by.username", read_only=True)
     guideline_version = serializers.IntegerField(source="guideline.version", allow_null=True)
 
@@ -192,7 +194,7 @@ class ItemDecisionApi(APIView):
         outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
         label = serializers.CharField(max_length=64, required=False, allow_blank=True)
         reason = serializers.CharField(max_length=5000, allow_blank=True)
-        revises = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+        revises = IdField(required=False, allow_null=True)
 
     @extend_schema(responses=DecisionSerializer(many=True))
     def get(self, request: Request, item_id: int) -> Response:
@@ -314,7 +316,7 @@ class ItemReviewApi(APIView):
 
 
 class ExampleSerializer(serializers.Serializer):
-    item = serializers.IntegerField(min_value=1)
+    item = IdField()
     label = serializers.SlugField()
     is_example = serializers.BooleanField(default=True)
     note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
@@ -374,9 +376,7 @@ class GuidelineListApi(ProjectScopedMixin, APIView):
             max_length=5000, required=False, default="", allow_blank=True
         )
         examples = ExampleSerializer(many=True, required=False, default=list)
-        decisions = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), required=False, allow_null=True
-        )
+        decisions = serializers.ListField(child=IdField(), required=False, allow_null=True)
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, project_id: int) -> Response:
@@ -425,21 +425,22 @@ class GuidelineAcknowledgeApi(ProjectScopedMixin, APIView):
 
 
 class RoundStartApi(ProjectScopedMixin, APIView):
-    """Managers start a new round on ``items`` (ids) or on the queue items matching ``filter``
-    (the queue's filters, e.g. ``{"pair": "scratch,discoloration"}``). 201 with the round."""
+    """Managers start a new round on ``items`` (ids), on the queue items matching ``filter``
+    (the queue's filters, e.g. ``{"pair": "scratch,discoloration"}``), or on every item now
+    ``labeled`` a class (its consensus or an SME's label: the way to split a class — add the new
+    classes, then have those items labeled again). 201 with the round."""
 
     project_roles = {"POST": MANAGERS, "GET": SEES_LABELS}
 
     class RoundInputSerializer(serializers.Serializer):
-        items = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), required=False, max_length=100_000
-        )
+        items = serializers.ListField(child=IdField(), required=False, max_length=100_000)
         filter = serializers.DictField(required=False)
+        labeled = serializers.CharField(required=False, max_length=64)
 
         def validate(self, attrs):
-            if ("items" in attrs) == ("filter" in attrs):
+            if sum(key in attrs for key in ("items", "filter", "labeled")) != 1:
                 raise serializers.ValidationError(
-                    {"items": "Give either items (ids) or filter (queue filters)."}
+                    {"items": "Give one of items (ids), filter (queue filters) or labeled."}
                 )
             return attrs
 
@@ -458,6 +459,8 @@ class RoundStartApi(ProjectScopedMixin, APIView):
             filters = queue_filters(data.validated_data["filter"])
             queue = disagreement_queue(project=project, filters=filters)
             item_ids = queue.item_ids
+        elif "labeled" in data.validated_data:
+            item_ids = item_ids_labeled(project=project, class_key=data.validated_data["labeled"])
         else:
             item_ids = data.validated_data["items"]
         new_round = round_start(project=project, item_ids=item_ids, started_by=request.user)
@@ -476,7 +479,13 @@ class InputIssueListApi(ProjectScopedMixin, APIView):
 
     project_roles = {"GET": SEES_LABELS}
 
-    @extend_schema(responses={200: dict})
+    class InputIssueOutputSerializer(serializers.Serializer):
+        item = ItemSerializer()
+        reason = serializers.CharField()
+        decided_by = serializers.CharField()
+        decided_at = serializers.DateTimeField()
+
+    @extend_schema(responses={200: InputIssueOutputSerializer(many=True)})
     def get(self, request: Request, project_id: int) -> Response:
         rows = input_issue_list(project=self.get_project())[:1000]
         return Response(
@@ -526,9 +535,7 @@ class NotificationReadApi(APIView):
     """Mark notifications read: ``{"ids": [...]}``, or all of them without ids."""
 
     class ReadInputSerializer(serializers.Serializer):
-        ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), required=False, max_length=1000
-        )
+        ids = serializers.ListField(child=IdField(), required=False, max_length=1000)
 
     @extend_schema(request=ReadInputSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:

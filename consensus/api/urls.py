@@ -1,8 +1,12 @@
 from django.urls import path
 
+from consensus.api import export_views as exports
 from consensus.api import model_views as models
 from consensus.api import review_views as review
+from consensus.api import rule_views as rules
+from consensus.api import taxonomy_views as taxonomy
 from consensus.api import views
+from consensus.api import webhook_views as webhooks
 
 urlpatterns = [
     path(
@@ -81,5 +85,73 @@ urlpatterns = [
         "runs/<int:run_id>/analysis/<str:table>.csv",
         models.RunAnalysisCsvApi.as_view(),
         name="run-analysis-csv",
+    ),
+    path(
+        "projects/<int:project_id>/webhooks/",
+        webhooks.WebhookListCreateApi.as_view(),
+        name="webhooks",
+    ),
+    path("webhooks/<int:webhook_id>/", webhooks.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<int:webhook_id>/rotate-secret/",
+        webhooks.WebhookSecretRotateApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/",
+        webhooks.WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "deliveries/<int:delivery_id>/replay/",
+        webhooks.DeliveryReplayApi.as_view(),
+        name="delivery-replay",
+    ),
+    path("projects/<int:project_id>/export/", exports.ProjectExportApi.as_view(), name="export"),
+    path(
+        "projects/<int:project_id>/datasets/",
+        exports.DatasetListCreateApi.as_view(),
+        name="datasets",
+    ),
+    path(
+        "projects/<int:project_id>/datasets/<int:dataset_id>/",
+        exports.DatasetDetailApi.as_view(),
+        name="dataset-detail",
+    ),
+    path(
+        "projects/<int:project_id>/datasets/<int:dataset_id>/download/",
+        exports.DatasetDownloadApi.as_view(),
+        name="dataset-download",
+    ),
+    path(
+        "projects/<int:project_id>/datasets/<int:a_id>/diff/<int:b_id>/",
+        exports.DatasetDiffApi.as_view(),
+        name="dataset-diff",
+    ),
+    path(
+        "projects/<int:project_id>/merges/preview/",
+        taxonomy.ClassMergePreviewApi.as_view(),
+        name="merge-preview",
+    ),
+    path(
+        "projects/<int:project_id>/merges/",
+        taxonomy.ClassMergeListCreateApi.as_view(),
+        name="merges",
+    ),
+    path(
+        "projects/<int:project_id>/merges/<int:merge_id>/",
+        taxonomy.ClassMergeUndoApi.as_view(),
+        name="merge-undo",
+    ),
+    path("projects/<int:project_id>/rules/", rules.RuleSetListCreateApi.as_view(), name="rules"),
+    path(
+        "projects/<int:project_id>/rules/preview/",
+        rules.RuleSetPreviewApi.as_view(),
+        name="rules-preview",
+    ),
+    path(
+        "projects/<int:project_id>/rules/<int:version>/activate/",
+        rules.RuleSetActivateApi.as_view(),
+        name="rules-activate",
     ),
 ]

@@ -24,6 +24,7 @@ class ReportSerializer(serializers.ModelSerializer):
         fields = [
             "version",
             "round",
+            "taxonomy_version",
             "computed_at",
             "duration_ms",
             "high_water_mark",

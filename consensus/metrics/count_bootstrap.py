@@ -50,11 +50,19 @@ def draw_weights(indices: NDArray[np.integer], n_items: int) -> NDArray[np.float
 
 def nominal_alpha(counts: ArrayLike) -> float | None:
     """Nominal Krippendorff's alpha straight from an items × classes count matrix (the formula
-    above), None when undefined. Cheap for any subset of rows, e.g. a slice of the data."""
+    above, with every weight 1), None when undefined. Cheap for any subset of rows, e.g. a slice
+    of the data: only pairable rows (two or more labels) are summed."""
     c = np.asarray(counts, dtype=np.float64)
-    value = _coefficients(np.ones((1, len(c))), _terms(c), max(c.shape[1], 2))[
-        "krippendorff_alpha"
-    ][0]
+    if c.ndim != 2 or c.size == 0:
+        return None
+    m = c.sum(axis=1)
+    pairable = m >= 2
+    c, m = c[pairable], m[pairable]
+    n = m.sum()
+    n_c = c.sum(axis=0)
+    d = ((m * m - (c * c).sum(axis=1)) / (m - 1.0)).sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 1.0 - (n - 1.0) * d / (n * n - (n_c * n_c).sum())
     return float(value) if np.isfinite(value) else None
 
 

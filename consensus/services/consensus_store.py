@@ -44,15 +44,24 @@ class ConsensusColumns:
         return ConsensusColumns(**{k: v[mask] for k, v in self.__dict__.items()})
 
 
+def _use_ds(disagreement: Any, ds: Any) -> NDArray[np.bool_]:
+    n_labels = np.asarray(disagreement.n_labels, dtype=np.int64)
+    return np.full(n_labels.size, bool(ds.defined)) & (n_labels > 0)
+
+
+def consensus_codes(disagreement: Any, ds: Any) -> NDArray[np.float64]:
+    """Per item, the consensus class code: Dawid–Skene's MAP label where it is defined and the
+    item has labels, else the plurality (NaN: no labels)."""
+    if not ds.defined:
+        return np.asarray(disagreement.majority, dtype=np.float64)
+    return np.where(_use_ds(disagreement, ds), ds.label, disagreement.majority)
+
+
 def consensus_columns(labels: ProjectLabels, disagreement: Any, ds: Any) -> ConsensusColumns:
     """Dawid–Skene's MAP label where it is defined and the item has labels, else the majority."""
     n_labels = np.asarray(disagreement.n_labels, dtype=np.int64)
-    use_ds = np.full(n_labels.size, bool(ds.defined)) & (n_labels > 0)
-    code = (
-        np.where(use_ds, ds.label, disagreement.majority)
-        if ds.defined
-        else (np.asarray(disagreement.majority, dtype=np.float64))
-    )
+    use_ds = _use_ds(disagreement, ds)
+    code = consensus_codes(disagreement, ds)
     has = np.isfinite(code)
     label_id = np.full(n_labels.size, -1, dtype=np.int64)
     label_id[has] = labels.class_ids[code[has].astype(np.int64)]
@@ -182,6 +191,8 @@ def consensus_rows_upsert(rows: list[ItemConsensus]) -> None:
             "tied",
             "pair_low",
             "pair_high",
+            "text",
+            "word_error_rate",
             "updated_at",
         ],
     )

@@ -10,6 +10,7 @@ from django.utils import timezone
 from annotations.locks import item_lock
 from annotations.models import LabelClass
 from consensus.models import DecisionOutcome, ReviewDecision
+from consensus.services.webhooks import webhook_event_emit
 from labelhub.errors import ApplicationError, ConflictError
 
 
@@ -84,7 +85,7 @@ def decision_make(
             )
         if current is not None:
             ReviewDecision.objects.filter(pk=current.pk).update(current=False)
-        return ReviewDecision.objects.create(
+        decision = ReviewDecision.objects.create(
             project_id=item.project_id,
             item=item,
             round=item.round,
@@ -96,3 +97,19 @@ def decision_make(
             decided_by=decided_by,
             decided_at=timezone.now(),
         )
+        # In the transaction: a decision that rolls back sends nothing.
+        webhook_event_emit(
+            project_id=item.project_id,
+            event="item.resolved",
+            payload={
+                "item": item.pk,
+                "external_id": item.external_id,
+                "round": item.round,
+                "decision": decision.pk,
+                "revision": decision.revision,
+                "outcome": outcome,
+                "label": label.key if label is not None else None,
+                "decided_by": decided_by.pk,
+            },
+        )
+        return decision

@@ -8,6 +8,7 @@ from annotations.services.escalation import item_escalate
 from consensus.models import ItemConsensus
 from consensus.review_rule import disputed_mask
 from consensus.services.notifications import notify_disagreements
+from consensus.services.webhooks import webhook_event_emit
 
 
 def item_settle(*, consensus: ItemConsensus) -> str | None:
@@ -33,4 +34,16 @@ def item_settle(*, consensus: ItemConsensus) -> str | None:
     if item_escalate(item_id=item.pk):
         return "escalated"
     notify_disagreements(project_id=item.project_id)
+    webhook_event_emit(
+        project_id=item.project_id,
+        event="item.disputed",
+        payload={
+            "item": item.pk,
+            "external_id": item.external_id,
+            "round": item.round,
+            "n_labels": consensus.n_labels,
+            "majority_share": consensus.majority_share,
+            "confidence": consensus.confidence,
+        },
+    )
     return "queued"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotations.models import Annotation, Item
+from annotations.models import Annotation, Item, TaskType
+from consensus.data import transcript_normalizer_for
 from consensus.metrics.aggregation import item_disagreement
+from consensus.metrics.text import medoid, pairwise_error_rates
 from consensus.models import ConsensusMethod, ItemConsensus
 from consensus.services.consensus_store import consensus_rows_upsert
+from consensus.services.text_reports import item_text_figures
 
 
 def _finite(value: float) -> float | None:
@@ -37,11 +41,27 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
     The per-project recompute later replaces it with the Dawid–Skene estimate. Returns None if
     the item is gone.
     """
+    # Labels count as the class they are merged into (the current taxonomy version).
     rows = list(
-        Annotation.objects.filter(
-            item_id=item_id, withdrawn=False, round=F("item__round")
-        ).values_list("label_id", "project_id", "round", "label__order")
+        Annotation.objects.filter(item_id=item_id, withdrawn=False, round=F("item__round"))
+        .annotate(
+            counts_as=Coalesce("label__merged_into_id", "label_id"),
+            counts_as_order=Coalesce("label__merged_into__order", "label__order"),
+        )
+        .order_by("id")
+        .values_list(
+            "counts_as",
+            "project_id",
+            "round",
+            "counts_as_order",
+            "value",
+            "project__task_type",
+            "project__rule_set_version",
+        )
     )
+    if rows and rows[0][5] == TaskType.TRANSCRIPTION:
+        return _transcript_refresh(item_id, rows)
+    rows = [row[:4] for row in rows]
     if rows:
         project_id, round_number = rows[0][1], rows[0][2]
     else:
@@ -70,6 +90,32 @@ def item_consensus_refresh(*, item_id: int) -> ItemConsensus | None:
         tied=bool(result.tied[0]) if n_labels else False,
         updated_at=timezone.now(),
         **_pair(rows),
+    )
+    consensus_rows_upsert([consensus])
+    return consensus
+
+
+def _transcript_refresh(item_id: int, rows: list[tuple]) -> ItemConsensus:
+    """The medoid of the item's normalised transcripts (see ``services.text_reports``)."""
+    _, project_id, round_number, _, _, _, rule_set_version = rows[0]
+    raw = [str((row[4] or {}).get("text", "")) for row in rows]
+    texts = transcript_normalizer_for(project_id, rule_set_version)(raw)
+    figures = item_text_figures(texts)
+    chosen = medoid(texts)
+    rates = pairwise_error_rates(texts)
+    consensus = ItemConsensus(
+        item_id=item_id,
+        project_id=project_id,
+        round=round_number,
+        label_id=None,
+        method=ConsensusMethod.MEDOID,
+        confidence=figures["majority_share"],
+        text=chosen.text or "",
+        word_error_rate=_finite(rates.wer_overall) if rates.wer_overall is not None else None,
+        pair_low_id=None,
+        pair_high_id=None,
+        updated_at=timezone.now(),
+        **figures,
     )
     consensus_rows_upsert([consensus])
     return consensus

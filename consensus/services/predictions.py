@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotations.importers import RowError, raise_if_errors
-from annotations.models import Item, LabelClass, Project
+from annotations.models import Item, Project
+from annotations.services.aliases import class_lookup
 from consensus.models import ModelRun, Prediction
 from consensus.prediction_importers import (
     PREDICTION_PARSERS,
@@ -60,7 +61,8 @@ def _resolve(
         )
     )
     known_ids = set(Item.objects.filter(project=project, pk__in=ids).values_list("pk", flat=True))
-    classes = dict(LabelClass.objects.filter(project=project).values_list("key", "pk"))
+    lookup = class_lookup(project_id=project.pk)
+    classes = lookup.by_key
     items: list[int | None] = []
     labels: list[int | None] = []
     errors: list[RowError] = []
@@ -69,7 +71,8 @@ def _resolve(
         if item is None or (p.item_id is not None and item not in known_ids):
             what = p.item if p.item is not None else p.item_id
             errors.append(RowError(p.row, f"{what!r} is not an item of this project.", "item"))
-        label = classes.get(p.label)
+        found = lookup.resolve(p.label) if isinstance(p.label, str) else None
+        label = found.pk if found is not None else None
         if label is None:
             errors.append(RowError(p.row, f"{p.label!r} is not a class of this project.", "label"))
         unknown = sorted(set(p.scores or {}) - set(classes))

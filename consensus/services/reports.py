@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,8 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotations.models import Project
-from consensus.data import ProjectLabels, project_labels_load
+from annotations.models import ClassKind, Project, TaskType
+from consensus.data import ProjectLabels, project_labels_load, project_transcripts_load
 from consensus.metrics.aggregation import dawid_skene, item_disagreement
 from consensus.metrics.agreement import (
     category_agreement,
@@ -33,12 +34,19 @@ from consensus.metrics.agreement import (
 from consensus.metrics.count_bootstrap import nominal_agreement_intervals, nominal_alpha
 from consensus.metrics.hlp import human_level_performance
 from consensus.models import ConsistencyReport
-from consensus.services.consensus_store import consensus_columns, consensus_store
+from consensus.services.consensus_store import (
+    consensus_codes,
+    consensus_columns,
+    consensus_rows_upsert,
+    consensus_store,
+)
 from consensus.services.report_history import (
     escalation_figures,
     newest_round_change,
     per_group,
 )
+from consensus.services.text_reports import text_report_build
+from consensus.services.webhooks import webhook_event_emit
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +121,48 @@ def _per_class(
             }
         )
     return rows
+
+
+def _borderline(labels: ProjectLabels, counts: np.ndarray) -> dict[str, Any] | None:
+    """How the borderline class is used (DOMAIN.md §1: a class that captures uncertainty).
+
+    ``confused``: per other class, the items that got both that class and borderline, and their
+    share of the class's items. ``ordinal_alpha``: Krippendorff's ordinal alpha over the class
+    order, reported when the project is a two-sided scale with borderline between the sides
+    (e.g. ok < borderline < defect): there a borderline-vs-defect disagreement is smaller than
+    ok-vs-defect, which nominal alpha cannot say. Elsewhere the class order is not a scale and
+    ordinal alpha would be meaningless, so it is left out with that reason."""
+    kinds = labels.class_kinds
+    if ClassKind.BORDERLINE not in kinds:
+        return None
+    border = kinds.index(ClassKind.BORDERLINE)
+    present = counts > 0
+    with_border = present[:, border]
+    confused = []
+    for code, key in enumerate(labels.class_keys):
+        if code == border:
+            continue
+        items = int(present[:, code].sum())
+        both = int((present[:, code] & with_border).sum())
+        confused.append(
+            {"class": key, "items": both, "share": _num(both / items) if items else None}
+        )
+    scale = len(kinds) == 3 and border == 1
+    ordinal = (
+        _figure(krippendorff_alpha(labels.matrix, level="ordinal"))
+        if scale
+        else {
+            "value": None,
+            "reason": "the classes are not a two-sided scale with borderline in the middle",
+        }
+    )
+    return {
+        "class": labels.class_keys[border],
+        "labels": int(counts[:, border].sum()),
+        "items": int(with_border.sum()),
+        "ordinal_alpha": ordinal,
+        "confused": confused,
+    }
 
 
 def _per_labeler(
@@ -253,8 +303,24 @@ def _top_disagreements(labels: ProjectLabels, disagreement: Any, classes: list[s
     ]
 
 
-def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict, tuple]:
-    """Every figure of a report (as JSON-ready fields) and what the item consensus needs."""
+@dataclass(frozen=True)
+class Coefficients:
+    """The agreement figures a what-if preview compares: the report's ``overall``, ``per_class``
+    and ``per_slice`` exactly as a report stores them, and each item's consensus code (Dawid–Skene
+    where it is defined, else the plurality; NaN for an item without labels)."""
+
+    overall: dict[str, Any]
+    per_class: list[dict[str, Any]]
+    per_slice: list[dict[str, Any]]
+    consensus: np.ndarray
+    counts: np.ndarray
+    disagreement: Any
+    ds: Any
+    hlp_gold: Any
+
+
+def report_coefficients(labels: ProjectLabels) -> Coefficients:
+    """Overall, per-class and per-slice agreement of ``labels``, and each item's consensus."""
     n_classes = max(len(labels.class_keys), 1)  # a project without classes has no labels either
     data = labels.matrix
     _, counts = category_counts(data, categories=np.arange(n_classes))
@@ -263,23 +329,41 @@ def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict
     slices = _slice_codes(labels) or None
     hlp_gold = human_level_performance(data, gold=labels.gold, slices=slices)
     hlp_agreement = human_level_performance(data, slices=slices)
+    overall = {
+        **_overall(labels, counts, n_classes, hlp_gold, hlp_agreement),
+        "dawid_skene": {
+            **_figure(ds),
+            "iterations": ds.iterations,
+            "converged": ds.converged,
+        },
+        "tied_items": int(np.count_nonzero(disagreement.tied)),
+        "borderline": _borderline(labels, counts),
+    }
+    return Coefficients(
+        overall=overall,
+        per_class=_per_class(labels, counts, labels.class_keys, hlp_gold),
+        per_slice=_per_slice(labels, counts, hlp_gold, hlp_agreement),
+        consensus=consensus_codes(disagreement, ds),
+        counts=counts,
+        disagreement=disagreement,
+        ds=ds,
+        hlp_gold=hlp_gold,
+    )
+
+
+def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict, tuple]:
+    """Every figure of a report (as JSON-ready fields) and what the item consensus needs."""
+    core = report_coefficients(labels)
+    counts, disagreement, ds = core.counts, core.disagreement, core.ds
     fields = {
         "n_items": int(labels.item_ids.size),
         "n_labeled_items": int(np.count_nonzero(counts.sum(axis=1))),
         "n_annotations": labels.n_annotations,
         "n_labelers": int(labels.labeler_ids.size),
-        "overall": {
-            **_overall(labels, counts, n_classes, hlp_gold, hlp_agreement),
-            "dawid_skene": {
-                **_figure(ds),
-                "iterations": ds.iterations,
-                "converged": ds.converged,
-            },
-            "tied_items": int(np.count_nonzero(disagreement.tied)),
-        },
-        "per_class": _per_class(labels, counts, labels.class_keys, hlp_gold),
-        "per_labeler": _per_labeler(labels, usernames, ds, hlp_gold),
-        "per_slice": _per_slice(labels, counts, hlp_gold, hlp_agreement),
+        "overall": core.overall,
+        "per_class": core.per_class,
+        "per_labeler": _per_labeler(labels, usernames, ds, core.hlp_gold),
+        "per_slice": core.per_slice,
         "pairwise": _pairwise(labels, usernames),
         "confusion_pairs": _confusion_pairs(counts, labels.class_keys),
         "top_disagreements": _top_disagreements(labels, disagreement, labels.class_keys),
@@ -288,6 +372,11 @@ def report_build(labels: ProjectLabels, usernames: dict[int, str]) -> tuple[dict
         "round_change": newest_round_change(labels),
     }
     return fields, (disagreement, ds)
+
+
+def _usernames(labeler_ids: np.ndarray) -> dict[int, str]:
+    users = get_user_model().objects.filter(pk__in=labeler_ids.tolist())
+    return dict(users.values_list("pk", "username"))
 
 
 def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | None:
@@ -301,29 +390,58 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return None
-    labels = project_labels_load(project=project)
-    usernames = dict(
-        get_user_model()
-        .objects.filter(pk__in=labels.labeler_ids.tolist())
-        .values_list("pk", "username")
-    )
-    fields, (disagreement, ds) = report_build(labels, usernames)
-    columns = consensus_columns(labels, disagreement, ds)
-    fields["escalation"] = escalation_figures(labels, project, disagreement, columns.confidence)
+    if project.task_type == TaskType.TRANSCRIPTION:
+        transcripts = project_transcripts_load(project=project)
+        fields, rows = text_report_build(
+            transcripts,
+            _usernames(transcripts.labeler_ids),
+            project_id=project_id,
+            rule_set=project.rule_set_version,
+        )
+        high_water_mark = transcripts.high_water_mark
+
+        def store() -> None:
+            consensus_rows_upsert(rows)
+
+    else:
+        labels = project_labels_load(project=project)
+        fields, (disagreement, ds) = report_build(labels, _usernames(labels.labeler_ids))
+        columns = consensus_columns(labels, disagreement, ds)
+        fields["escalation"] = escalation_figures(labels, project, disagreement, columns.confidence)
+        high_water_mark = labels.high_water_mark
+
+        def store() -> None:
+            consensus_store(project_id=project_id, columns=columns)
+
     # Reading and computing; the row is never updated afterwards (reports are written whole).
     duration_ms = int((time.perf_counter() - started) * 1000)
     try:
         with transaction.atomic():
             report = ConsistencyReport.objects.create(
                 project=project,
-                round=labels.round,
+                taxonomy_version=project.taxonomy_version,
+                round=project.current_round,
                 version=version,
-                high_water_mark=labels.high_water_mark,
+                high_water_mark=high_water_mark,
                 computed_at=timezone.now(),
                 duration_ms=duration_ms,
                 **fields,
             )
-            consensus_store(project_id=project_id, columns=columns)
+            store()
+            webhook_event_emit(
+                project_id=project_id,
+                event="report.computed",
+                payload={
+                    "report": report.pk,
+                    "version": version,
+                    "round": report.round,
+                    "n_items": report.n_items,
+                    "n_annotations": report.n_annotations,
+                    "krippendorff_alpha": (report.overall.get("krippendorff_alpha") or {}).get(
+                        "value"
+                    ),
+                },
+            )
     except IntegrityError:
         logger.info("report v%s of project %s exists already", version, project_id)
         return ConsistencyReport.objects.filter(project_id=project_id, version=version).first()

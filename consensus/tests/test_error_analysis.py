@@ -221,6 +221,9 @@ def test_runs_and_imports_through_the_api(project, roles, api, items):
         ({"item": "{x}", "label": "clean", "scores": {"rust": 0.5}}, "scores"),
         ({"item": "{x}", "label": "clean", "predicted_at": "yesterday"}, "predicted_at"),
         ({"item": "{x}", "label": "clean", "oops": 1}, "oops"),
+        # ids no 64-bit key can hold: the lookup overflowed (a 500); found by tests/test_api_fuzz
+        ({"item_id": 2**63, "label": "clean"}, "item_id"),
+        ({"item_id": -(2**63) - 1, "label": "clean"}, "item_id"),
     ],
 )
 def test_a_bad_prediction_row_is_400_naming_it_and_nothing_is_written(

@@ -7,7 +7,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from annotations.models import Annotation, Item, Role
-from consensus.models import Comment, ReviewDecision
+from consensus.models import Comment, GuidelineVersion, ReviewDecision
 from tests.factories import (
     ItemFactory,
     MembershipFactory,
@@ -17,11 +17,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def trio(member):
-    return [member(Role.LABELER, username=n) for n in ("ana", "ben", "cy")]
 
 
 @pytest.fixture
@@ -372,3 +367,51 @@ def test_labelers_read_guidelines_without_the_decisions_behind_them(
     version = api(trio[0]).get(_url(f"projects/{project.pk}/guidelines/")).json()["versions"][0]
     assert "decisions" not in version
     assert version["body"] == "text"
+
+
+# --- found by the schemathesis fuzz (tests/test_api_fuzz.py) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "field"),
+    [
+        ("projects/{p}/rounds/", {"items": [2**63]}, "items[0]"),
+        ("notifications/read/", {"ids": [1, 2**63]}, "ids[1]"),
+        ("projects/{p}/guidelines/", {"body": "Be precise.", "decisions": [2**63]}, "decisions[0]"),
+        (
+            "projects/{p}/guidelines/",
+            {"body": "Be precise.", "examples": [{"item": 2**64, "label": "clean"}]},
+            "examples[0].item",
+        ),
+    ],
+)
+def test_ids_beyond_64_bits_are_400_naming_the_field_not_500(
+    project, disputed, roles, api, path, data, field
+):
+    # An id past 2^63-1 in an IN list overflowed SQLite (OverflowError, a 500) and is "bigint
+    # out of range" on PostgreSQL; no row can have it, so it is bad input.
+    response = api(roles[Role.MANAGER]).post(_url(path.format(p=project.pk)), data, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
+    project.refresh_from_db()
+    assert project.current_round == 1
+    assert not GuidelineVersion.objects.filter(project=project).exists()
+
+
+def test_the_schema_says_what_decisions_and_input_issues_answer(project, disputed, roles, api):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    # a decision without a class (input insufficient) answers "label": null ...
+    decided = api(roles[Role.REVIEWER]).post(
+        _url(f"items/{disputed.pk}/decision/"),
+        {"outcome": "input_insufficient", "reason": "out of focus"},
+        format="json",
+    )
+    assert decided.json()["label"] is None
+    assert schema["components"]["schemas"]["Decision"]["properties"]["label"]["nullable"] is True
+    # ... and the input issues are a list, not an object
+    rows = api(roles[Role.ENGINEER]).get(_url(f"projects/{project.pk}/input-issues/")).json()
+    assert isinstance(rows, list)
+    answer = schema["paths"]["/api/v1/projects/{project_id}/input-issues/"]["get"]["responses"]
+    assert answer["200"]["content"]["application/json"]["schema"]["type"] == "array"

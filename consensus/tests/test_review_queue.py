@@ -14,11 +14,6 @@ from tests.factories import ItemFactory, submit_labels
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def trio(member):
-    return [member(Role.LABELER, username=n) for n in ("ana", "ben", "cy")]
-
-
 def _item(project, labels, trio, **kwargs):
     item = ItemFactory(project=project, **kwargs)
     submit_labels(item, dict(zip(trio, labels, strict=False)))

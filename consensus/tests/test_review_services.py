@@ -27,16 +27,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def trio(member):
-    return [member(Role.LABELER, username=n) for n in ("ana", "ben", "cy")]
-
-
-@pytest.fixture
-def sme(member):
-    return member(Role.REVIEWER, username="sme")
-
-
-@pytest.fixture
 def disputed(project, trio):
     item = ItemFactory(project=project)
     submit_labels(item, dict(zip(trio, ["clean", "clean", "scratch"], strict=True)))

@@ -14,6 +14,9 @@
  *   modal and, after "I have read it", resumes the interrupted action from the step that was
  *   refused, so a label or flag the labeler already gave is sent, not lost.
  * - The labeler sees only their own flags; nothing here reads other labelers' labels or flags.
+ * - A transcription project's answer box and audio player live in transcribe.js; this file keeps
+ *   the flow for both task types (it calls ``answer`` to submit a transcript, with the same
+ *   busy rule, idempotency keys, retries, undo and guideline handling as a class label).
  */
 
 import { $, ApiError, FLAG_KINDS, TRY_AGAIN, apiFetch, el, readConfig, serverProblem } from "./api.js";
@@ -185,6 +188,21 @@ function unexpected(error) {
   });
 }
 
+/* ---------- the task's own input (transcription) ---------- */
+
+// Loaded only on transcription pages; null on classification pages, which therefore run exactly
+// the code they ran before transcription existed.
+const task =
+  config.task_type === "transcription"
+    ? (await import("./transcribe.js")).createTranscription({
+        config,
+        answer,
+        announce,
+        canAct: () => !state.busy && Boolean(state.item) && !anyDialogOpen() && !state.ack,
+        anyDialogOpen,
+      })
+    : null;
+
 /* ---------- steps ---------- */
 
 async function loadNext() {
@@ -198,6 +216,7 @@ async function loadNext() {
   // The item counts as shown (and can be labeled) only once its picture is there: a reflex key
   // press must not label an image nobody has seen, or the previous one still on screen.
   const picture = hasImage(data.item) ? await loadPicture(data.item) : null;
+  if (task) await task.prepare(data.item); // the clip, like the picture, before it counts as shown
   showItem(data.item, picture);
 }
 
@@ -228,23 +247,24 @@ function loadPicture(item) {
   });
 }
 
-function submitStep(item, cls, key, timeSpentMs) {
+/** ``value`` is what the API stores ({label} or {text}); ``name`` is how the page shows it. */
+function submitStep(item, { value, name }, key, timeSpentMs) {
   const step = async () => {
     const annotation = await request("POST", config.urls.submit, {
       item: item.id,
-      value: { label: cls.key },
+      value,
       idempotency_key: key,
       time_spent_ms: timeSpentMs,
     }).catch((error) => {
       if (error instanceof ApiError && ITEM_GONE.has(error.code)) error.moveOn = true;
       throw error;
     });
-    pushUndo({ annotationId: annotation.id, itemRef: item.external_id, labelName: cls.name });
-    announce(`Saved ${item.external_id} → ${cls.name}`);
+    pushUndo({ annotationId: annotation.id, itemRef: item.external_id, labelName: name });
+    announce(`Saved ${item.external_id} → ${name}`);
     state.progressStale = true;
   };
   step.pending =
-    `Your label “${cls.name}” for ${item.external_id} is kept: it is saved as soon as you ` +
+    `Your label “${name}” for ${item.external_id} is kept: it is saved as soon as you ` +
     "confirm (Z undoes it if the new version changes your mind).";
   return step;
 }
@@ -294,9 +314,20 @@ function label(cls) {
   const button = ui.classes.querySelector(`[data-key="${CSS.escape(cls.key)}"]`);
   button?.classList.add("is-pending");
   // Time and key are fixed at the first press; a retry repeats exactly the same submission.
-  act([submitStep(item, cls, attemptKey(cls.key), elapsedMs()), loadNext]).finally(() =>
+  const answer = { value: { label: cls.key }, name: cls.name };
+  act([submitStep(item, answer, attemptKey(cls.key), elapsedMs()), loadNext]).finally(() =>
     button?.classList.remove("is-pending"),
   );
+}
+
+/** Submit a non-class answer (a transcript) for the item on screen; ``attempt`` identifies it
+ * (the same attempt again, e.g. the same text, reuses its idempotency key). Resolves to true
+ * once it is saved and the next item is up. */
+async function answer({ value, name, attempt }) {
+  const item = state.item;
+  if (state.busy || !item) return false;
+  await act([submitStep(item, { value, name }, attemptKey(attempt), elapsedMs()), loadNext]);
+  return state.item !== item;
 }
 
 function skip() {
@@ -360,7 +391,7 @@ function showItem(item, picture) {
   ui.stage.dataset.itemId = String(item.id);
   ui.stage.dataset.kind = item.kind;
   ui.imageBox.hidden = !picture;
-  ui.textBox.hidden = Boolean(picture);
+  ui.textBox.hidden = Boolean(picture) || Boolean(task?.isAudio(item));
   ui.done.hidden = true;
   if (picture) showPicture(item, picture);
   else {
@@ -373,6 +404,7 @@ function showItem(item, picture) {
   state.attemptKeys = new Map();
   state.shownAt = performance.now();
   ui.stage.dataset.state = "ready";
+  task?.show(item);
 }
 
 function showPicture(item, picture) {
@@ -390,6 +422,7 @@ function showDone() {
   ui.imageBox.hidden = true;
   ui.textBox.hidden = true;
   ui.done.hidden = false;
+  task?.clear();
   ui.stage.dataset.state = "done";
   announce("All done");
 }
@@ -409,6 +442,7 @@ function renderAvailability() {
   setUnavailable(ui.undo, state.busy || !last);
   ui.undo.title = last ? `Undo my label on ${last.itemRef} (${last.labelName})` : "Nothing to undo";
   ui.stage.setAttribute("aria-busy", String(state.busy));
+  task?.setAvailable(!noItem);
 }
 
 function renderClasses() {
