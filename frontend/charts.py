@@ -164,8 +164,47 @@ class MetricCard:
     mark: RangeMark | None = None
 
 
+def transcript_cards(overall: Mapping[str, Any]) -> list[MetricCard]:
+    """A transcription project's headline figures: alpha over the word edit distance, exact
+    agreement after normalisation, and the word and character error rates between labelers."""
+    alpha = Figure.from_json(overall.get("krippendorff_alpha"))
+    rules = overall.get("rule_set_version") or 0
+    normalised = f"after rule set v{rules}" if rules else "after whitespace clean-up"
+    return [
+        MetricCard(
+            "krippendorff_alpha",
+            "Krippendorff’s α (words)",
+            "Chance-corrected; distance = word edits ÷ the longer transcript",
+            alpha,
+            level=alpha_level(alpha.value),
+            mark=range_mark(alpha, ticks=(ALPHA_TENTATIVE, ALPHA_GOOD)),
+        ),
+        _card(
+            overall,
+            "exact_agreement",
+            "Exact agreement",
+            "Share of transcript pairs that are identical",
+            note=normalised,
+        ),
+        _card(
+            overall,
+            "word_error_rate",
+            "Word error rate",
+            "Word edits between labelers ÷ words (lower is better)",
+        ),
+        _card(
+            overall,
+            "character_error_rate",
+            "Character error rate",
+            "Character edits between labelers ÷ characters (lower is better)",
+        ),
+    ]
+
+
 def overall_cards(overall: Mapping[str, Any]) -> list[MetricCard]:
-    """The six headline figures, in reading order."""
+    """The six headline figures, in reading order (a transcription project's four)."""
+    if overall.get("task") == "transcription":
+        return transcript_cards(overall)
     alpha = Figure.from_json(overall.get("krippendorff_alpha"))
     fleiss = overall.get("fleiss_kappa") or {}
     fleiss_note = ""

@@ -57,3 +57,13 @@ def test_demo_holds_a_transcription_project_with_differing_transcripts():
     )
     labeler = Membership.objects.get(project=project, user__username="labeler").user
     assert assignment_next(project=project, labeler=labeler) is not None
+    # and a saved, inactive rule set whose preview raises agreement
+    from consensus.models import RuleSet
+    from consensus.services.rule_sets import rule_set_preview
+
+    rules = RuleSet.objects.get(project=project)
+    assert project.rule_set_version == 0
+    manager = Membership.objects.get(project=project, user__username="manager").user
+    preview = rule_set_preview(user=manager, project_id=project.pk, rules=rules.rules)
+    assert preview["after"]["exact_agreement"] > preview["before"]["exact_agreement"] + 0.3
+    assert preview["warnings"] == []

@@ -464,3 +464,46 @@ def test_overall_cards_in_reading_order():
     assert fleiss.figure.reason == "no item has two or more labels"
     assert fleiss.mark is None
     assert gold.note == "pooled over labels: 0.880"
+
+
+def test_a_transcription_report_gets_error_rate_cards():
+    overall = {
+        "task": "transcription",
+        "rule_set_version": 2,
+        "krippendorff_alpha": {"value": 0.57, "reason": None, "distance": "word"},
+        "exact_agreement": {"value": 0.028, "reason": None},
+        "word_error_rate": {"value": 0.408, "reason": None},
+        "character_error_rate": {"value": 0.222, "reason": None},
+    }
+    cards = charts.overall_cards(overall)
+    assert [c.key for c in cards] == [
+        "krippendorff_alpha",
+        "exact_agreement",
+        "word_error_rate",
+        "character_error_rate",
+    ]
+    assert cards[1].note == "after rule set v2"
+    assert cards[2].figure.value == 0.408
+
+
+@pytest.mark.django_db
+def test_a_transcription_projects_dashboard_shows_its_error_rates(client):
+    from annotations.models import Membership, Project, Round, TaskType
+    from tests.factories import UserFactory
+
+    project = Project.objects.create(name="calls", task_type=TaskType.TRANSCRIPTION)
+    Round.objects.create(project=project, number=1)
+    labelers = [UserFactory() for _ in range(2)]
+    for user in labelers:
+        Membership.objects.create(project=project, user=user, role=Role.LABELER)
+    manager = UserFactory()
+    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    item = ItemFactory(project=project)
+    for user, text in zip(labelers, ["turn left", "turn right"], strict=True):
+        annotation_submit(labeler=user, item_id=item.pk, value={"text": text}, idempotency_key="k")
+    report_recompute(project_id=project.pk, version=1)
+    client.force_login(manager)
+    page = client.get(dashboard_url(project)).content.decode()
+    assert "Word error rate" in page
+    assert "Character error rate" in page
+    assert "Gwet" not in page
