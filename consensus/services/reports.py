@@ -445,4 +445,9 @@ def report_recompute(*, project_id: int, version: int) -> ConsistencyReport | No
     except IntegrityError:
         logger.info("report v%s of project %s exists already", version, project_id)
         return ConsistencyReport.objects.filter(project_id=project_id, version=version).first()
+    if project.task_type == TaskType.TRANSCRIPTION:
+        # Imported here: the rules service enqueues recomputes through consensus.tasks.
+        from consensus.services.rule_sets import rule_preview_warm
+
+        rule_preview_warm(project=project)
     return report

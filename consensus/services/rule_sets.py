@@ -291,6 +291,19 @@ def _before_side(
     return value
 
 
+def rule_preview_warm(*, project: Project) -> None:
+    """Compute and cache the preview's "before" side now (the report recompute of a transcription
+    project calls it, in the worker), so a manager's first preview after new labels pays only
+    for the candidate rules. Best effort: a failure is logged, never raised."""
+    try:
+        items, labelers, raw = _current_transcripts(project)
+        _before_side(
+            project, _active_rules(project), _Layout(items, labelers), items, labelers, raw
+        )
+    except (ApplicationError, DatabaseError, standardise.RuleError, standardise.RuleTimeout):
+        logger.warning("rule preview cache not warmed for project %s", project.pk, exc_info=True)
+
+
 def rule_set_preview(*, user, project_id: int, rules: Any, sample: int = 20) -> dict[str, Any]:
     """What ``rules`` would do to the project's current transcripts; writes nothing.
 

@@ -216,3 +216,22 @@ def test_a_transcription_item_can_be_labeled_by_submit_labels_helper_too(speech)
     item = ItemFactory(project=project)
     with pytest.raises(Exception, match="transcription value"):
         submit_labels(item, {labelers[0]: "hello"})
+
+
+def test_a_recompute_warms_the_rule_previews_before_side(speech):
+    from unittest import mock
+
+    from consensus.services import rule_sets
+
+    project, labelers, _ = speech
+    item = ItemFactory(project=project)
+    _transcribe(item, labelers, SPEECH)
+    report_recompute(project_id=project.pk, version=_latest(project).version + 1)
+    # the first preview finds "before" cached: computing it again would call the normaliser
+    manager = UserFactory()
+    Membership.objects.create(project=project, user=manager, role=Role.MANAGER)
+    with mock.patch.object(rule_sets, "transcript_normalizer", side_effect=AssertionError):
+        preview = rule_sets.rule_set_preview(
+            user=manager, project_id=project.pk, rules=[{"kind": "case_fold"}]
+        )
+    assert preview["before"]["exact_agreement"] == 0.0
