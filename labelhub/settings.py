@@ -132,6 +132,9 @@ LABELHUB_RECOMPUTE_DELAY_SECONDS = env_int("LABELHUB_RECOMPUTE_DELAY_SECONDS", 2
 LABELHUB_WEBHOOK_TIMEOUT_SECONDS = env_int("LABELHUB_WEBHOOK_TIMEOUT_SECONDS", 5)
 LABELHUB_WEBHOOK_MAX_ATTEMPTS = env_int("LABELHUB_WEBHOOK_MAX_ATTEMPTS", 5)
 LABELHUB_WEBHOOK_BACKOFF_SECONDS = env_int("LABELHUB_WEBHOOK_BACKOFF_SECONDS", 10)
+# Webhooks to private, loopback or link-local addresses are refused unless allowed (development
+# receivers on localhost; an internal network the operator trusts).
+LABELHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("LABELHUB_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -326,10 +328,40 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _private_address(url: str) -> str | None:
+    """The first private, loopback, link-local or reserved address ``url``'s host resolves to,
+    or None. Webhooks must not let a manager make the server call into its own network (a
+    metadata service, the database's admin port) unless the operator allows it."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return None  # the POST reports the unknown host
+    for *_, address in infos:
+        ip = ipaddress.ip_address(address[0])
+        if (
+            ip.is_private
+            or ip.is_loopback
+            or ip.is_link_local
+            or ip.is_reserved
+            or ip.is_multicast
+            or ip.is_unspecified
+        ):
+            return str(ip)
+    return None
+
+
 def _post(
     *, url: str, body: bytes, headers: dict[str, str], timeout: float
 ) -> tuple[int | None, str]:
     """POST once; returns (HTTP status or None when no answer came, error text or "")."""
+    if not settings.LABELHUB_WEBHOOK_ALLOW_PRIVATE:
+        private = _private_address(url)
+        if private is not None:
+            return None, (
+                f"Refused: the host resolves to {private}, a private or local address "
+                "(set LABELHUB_WEBHOOK_ALLOW_PRIVATE=true to allow)."
+            )
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with _opener().open(request, timeout=timeout) as response:

@@ -64,6 +64,26 @@ def _emit(capture, project, event="dataset.frozen", payload=None):
 # Signing and sending ----------------------------------------------------------------------------
 
 
+def test_private_addresses_are_refused_unless_allowed(
+    project, manager, settings, django_capture_on_commit_callbacks
+):
+    # given the production default: no calls into the server's own network
+    settings.LABELHUB_WEBHOOK_ALLOW_PRIVATE = False
+    settings.LABELHUB_WEBHOOK_MAX_ATTEMPTS = 1
+    with Receiver() as receiver:
+        hook = webhook_create(
+            project=project, created_by=manager, url=receiver.url, events=["dataset.frozen"]
+        )
+        # when an event is sent to a receiver on 127.0.0.1
+        _emit(django_capture_on_commit_callbacks, project)
+    # then nothing reached it and the log says why
+    assert receiver.received == []
+    delivery = WebhookDelivery.objects.get(webhook=hook)
+    assert delivery.status == DeliveryStatus.FAILED
+    assert "private or local address" in delivery.error
+    assert "127.0.0.1" in delivery.error
+
+
 def test_a_delivery_is_a_signed_post_of_the_stored_body(
     project, manager, django_capture_on_commit_callbacks
 ):
