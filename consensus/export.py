@@ -328,7 +328,7 @@ def _in_slices(slices: Any, wanted: tuple[tuple[str, tuple[str, ...]], ...]) -> 
 
 def _review(decision: tuple, item_flags: set[str]) -> dict[str, Any]:
     """The record's ``review`` from a decision row; a non-label outcome becomes a flag."""
-    _, _, decision_id, revision, outcome, _, decided_at = decision
+    _, _, decision_id, revision, outcome, _, decided_at, *_ = decision
     if outcome in _DECISION_FLAGS:
         item_flags.add(_DECISION_FLAGS[outcome])
     return {
@@ -363,9 +363,10 @@ def _transcript_records(  # noqa: C901 (one pass over the merged streams, one br
     project: Project, params: ExportParams, media_base: str
 ) -> Iterator[dict[str, Any]]:
     """A transcription project's records: ``label`` is the consensus transcript (the medoid of
-    the normalised transcripts, method ``medoid``), ``labels`` hold each labeler's transcript as
-    submitted, ``agreement`` adds the item's ``word_error_rate``, and ``rule_set_version`` says
-    which standardisation rules normalised them."""
+    the normalised transcripts, method ``medoid``; an SME's final transcript, method
+    ``reviewed``), ``labels`` hold each labeler's transcript as submitted, ``agreement`` adds
+    the item's ``word_error_rate``, and ``rule_set_version`` says which standardisation rules
+    normalised them."""
     names = _Names(project.id, params.labelers)
     since = params.updated_since
     items = Item.objects.filter(project=project)
@@ -403,7 +404,9 @@ def _transcript_records(  # noqa: C901 (one pass over the merged streams, one br
     decisions = _Stream(
         ReviewDecision.objects.filter(project=project, current=True)
         .order_by("item_id", "round")
-        .values_list("item_id", "round", "id", "revision", "outcome", "label_id", "decided_at")
+        .values_list(
+            "item_id", "round", "id", "revision", "outcome", "label_id", "decided_at", "text"
+        )
         .iterator(chunk_size=CHUNK)
     )
     flags = _Stream(
@@ -439,15 +442,27 @@ def _transcript_records(  # noqa: C901 (one pass over the merged streams, one br
         if cons_round != item_round or not n_labels:
             continue
         review = _review(decision, item_flags) if decision is not None else None
+        method, confidence = "medoid", share
         if review is not None:
             updated = _later(updated, review["decided_at"])
-        if params.reviewed_only:
-            continue  # an SME's decision sets no transcript: none is "reviewed"
+            if review["outcome"] == DecisionOutcome.LABEL:
+                consensus_text, method, confidence = decision[7], "reviewed", None
+        reviewed = method == "reviewed"
+        if params.reviewed_only and not reviewed:
+            continue
         if not params.include_insufficient and "input_insufficient" in item_flags:
             continue
-        if params.min_agreement is not None and (share is None or share < params.min_agreement):
+        if (
+            not reviewed
+            and params.min_agreement is not None
+            and (share is None or share < params.min_agreement)
+        ):
             continue
-        if params.min_confidence is not None and (share is None or share < params.min_confidence):
+        if (
+            not reviewed
+            and params.min_confidence is not None
+            and (share is None or share < params.min_confidence)
+        ):
             continue
         if since is not None and (updated is None or updated < since):
             continue
@@ -458,8 +473,8 @@ def _transcript_records(  # noqa: C901 (one pass over the merged streams, one br
                 item_id, text, image, image_url, media_base, audio=audio, audio_url=audio_url
             ),
             "label": consensus_text,
-            "label_method": "medoid",
-            "confidence": share,
+            "label_method": method,
+            "confidence": confidence,
             "agreement": {
                 "labels": n_labels,
                 "majority_share": share,

@@ -133,6 +133,8 @@ class ReviewDecision(models.Model):
         LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reason = models.TextField(max_length=5000)
+    # A transcription project's final transcript (outcome "label"); empty otherwise.
+    text = models.TextField(blank=True, default="", db_default="")
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -152,10 +154,11 @@ class ReviewDecision(models.Model):
             models.UniqueConstraint(
                 fields=["item"], condition=Q(current=True), name="decision_one_current"
             ),
+            # A final label names a class, or (transcription projects) carries the final
+            # transcript; the other outcomes carry neither.
             models.CheckConstraint(
-                condition=Q(outcome="label", label__isnull=False)
-                | (~Q(outcome="label") & Q(label__isnull=True)),
-                name="decision_label_iff_outcome_label",
+                condition=Q(outcome="label") | (Q(label__isnull=True) & Q(text="")),
+                name="decision_answer_only_for_label",
             ),
         ]
         indexes = [

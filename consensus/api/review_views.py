@@ -178,6 +178,7 @@ class DecisionSerializer(serializers.ModelSerializer):
             "current",
             "outcome",
             "label",
+            "text",
             "reason",
             "decided_by",
             "decided_at",
@@ -193,6 +194,9 @@ class ItemDecisionApi(APIView):
     class DecisionInputSerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=DecisionOutcome.choices)
         label = serializers.CharField(max_length=64, required=False, allow_blank=True)
+        text = serializers.CharField(
+            max_length=10_000, required=False, allow_blank=True, trim_whitespace=False
+        )
         reason = serializers.CharField(max_length=5000, allow_blank=True)
         revises = IdField(required=False, allow_null=True)
 
@@ -213,6 +217,7 @@ class ItemDecisionApi(APIView):
             outcome=values["outcome"],
             reason=values["reason"],
             label_key=values.get("label") or None,
+            text=values.get("text"),
             revises=values.get("revises"),
         )
         decision = decision_history(item_id=item_id).get(pk=decision.pk)

@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotations.locks import item_lock
-from annotations.models import LabelClass
+from annotations.models import LabelClass, Project, TaskType
+from annotations.services.annotations import TRANSCRIPT_MAX
 from consensus.models import DecisionOutcome, ReviewDecision
 from consensus.services.webhooks import webhook_event_emit
 from labelhub.errors import ApplicationError, ConflictError
@@ -25,6 +26,24 @@ def decision_summary(decision: ReviewDecision) -> dict:
         "decided_by": decision.decided_by.get_username(),
         "decided_at": decision.decided_at.isoformat(),
     }
+
+
+def _transcript(*, project: Project, outcome: str, text: str | None) -> str:
+    """A transcription project's final transcript, checked like a labeler's (see
+    ``annotations.services.annotations``); empty for other outcomes."""
+    if outcome != DecisionOutcome.LABEL:
+        if text:
+            raise ApplicationError(
+                "invalid", f"A {outcome!r} decision takes no transcript.", field="text"
+            )
+        return ""
+    if text is None or (not text.strip() and not project.allow_empty_transcripts):
+        raise ApplicationError("required", "A final transcript needs its text.", field="text")
+    if len(text) > TRANSCRIPT_MAX:
+        raise ApplicationError(
+            "invalid", f"A transcript is {TRANSCRIPT_MAX} characters at most.", field="text"
+        )
+    return text
 
 
 def _label(*, project_id: int, outcome: str, label_key: str | None) -> LabelClass | None:
@@ -51,9 +70,11 @@ def decision_make(
     outcome: str,
     reason: str,
     label_key: str | None = None,
+    text: str | None = None,
     revises: int | None = None,
 ) -> ReviewDecision:
-    """Record a decision on the item in its current round.
+    """Record a decision on the item in its current round. A final label names a class
+    (``label_key``); in a transcription project it is the final transcript (``text``).
 
     The first decision needs no ``revises``; a revision names the current decision's id. When
     the item has a current decision the caller did not name (another reviewer decided first, or
@@ -66,7 +87,19 @@ def decision_make(
         raise ApplicationError("required", "Say why (the reason is kept).", field="reason")
     with transaction.atomic():
         item = item_lock(item_id=item_id)
-        label = _label(project_id=item.project_id, outcome=outcome, label_key=label_key)
+        if item.project.task_type == TaskType.TRANSCRIPTION:
+            if label_key:
+                raise ApplicationError(
+                    "invalid", "A transcription project's decision takes text.", field="label"
+                )
+            label, transcript = None, _transcript(project=item.project, outcome=outcome, text=text)
+        else:
+            if text:
+                raise ApplicationError(
+                    "invalid", "A classification decision takes a class label.", field="text"
+                )
+            label = _label(project_id=item.project_id, outcome=outcome, label_key=label_key)
+            transcript = ""
         current = (
             ReviewDecision.objects.select_related("label", "decided_by")
             .filter(item=item, current=True)
@@ -93,6 +126,7 @@ def decision_make(
             current=True,
             outcome=outcome,
             label=label,
+            text=transcript,
             reason=reason,
             decided_by=decided_by,
             decided_at=timezone.now(),

@@ -235,3 +235,35 @@ def test_a_recompute_warms_the_rule_previews_before_side(speech):
             user=manager, project_id=project.pk, rules=[{"kind": "case_fold"}]
         )
     assert preview["before"]["exact_agreement"] == 0.0
+
+
+def test_an_sme_sets_the_final_transcript(speech, api):
+    project, labelers, engineer = speech
+    sme = UserFactory()
+    Membership.objects.create(project=project, user=sme, role=Role.REVIEWER)
+    item = ItemFactory(project=project, external_id="clip-1")
+    _transcribe(item, labelers, SPEECH)
+    url = f"/api/v1/items/{item.pk}/decision/"
+    client = api(sme)
+    # a class label, or no text, is refused naming the field
+    wrong = client.post(url, {"outcome": "label", "label": "x", "reason": "r"}, format="json")
+    assert wrong.json()["error"]["field"] == "label"
+    missing = client.post(url, {"outcome": "label", "reason": "r"}, format="json")
+    assert missing.json()["error"]["field"] == "text"
+    decided = client.post(
+        url,
+        {"outcome": "label", "text": "Um, nearest gas station", "reason": "Fillers are kept."},
+        format="json",
+    )
+    assert decided.status_code == 201, decided.content
+    assert decided.json()["text"] == "Um, nearest gas station"
+    # the item leaves the queue, and the export carries the SME's transcript
+    queue = client.get(f"/api/v1/projects/{project.pk}/disagreements/").json()
+    assert queue["count"] == 0
+    response = api(engineer).get(f"/api/v1/projects/{project.pk}/export/?reviewed_only=true")
+    (record,) = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert (record["label"], record["label_method"], record["confidence"]) == (
+        "Um, nearest gas station",
+        "reviewed",
+        None,
+    )
