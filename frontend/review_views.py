@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from annotations.models import Project, Role
+from annotations.models import Project, Role, TaskType
 from annotations.selectors import SEES_LABELS, item_list, label_class_list, membership_list
 from consensus.selectors import item_consensus_list
 from frontend.views import URL_ID, page_project
@@ -103,7 +103,11 @@ def review_queue(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 def _consensus(project: Project, item_id: int) -> dict[str, Any] | None:
-    """The item's computed consensus (before any review decision), if it has one."""
+    """The item's computed consensus (before any review decision), if it has one. For a
+    transcription item, ``text`` is the medoid transcript (the one with the least total word
+    edit distance to the others, see ``consensus.services.item_consensus``), ``majority_share``
+    the share of labelers who gave it (after clean-up) and ``word_error_rate`` the pooled
+    pairwise WER among the item's transcripts, Σ2E/Σ(|a|+|b|)."""
     row = item_consensus_list(project=project, order="item").filter(item_id=item_id).first()
     if row is None:
         return None
@@ -116,6 +120,8 @@ def _consensus(project: Project, item_id: int) -> dict[str, Any] | None:
         "n_labels": row.n_labels,
         "tied": row.tied,
         "round": row.round,
+        "text": row.text,
+        "word_error_rate": row.word_error_rate,
     }
 
 
@@ -137,7 +143,12 @@ def review_item(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
         "me": request.user.get_username(),
         "role": project.my_role,
         "can_decide": project.my_role in DECIDERS,
+        "task_type": project.task_type,
         "classes": _classes(project),
+        # Transcription: the standard tokens offered as insert buttons, and whether an empty
+        # final transcript is an answer (silence), as the decision service checks.
+        "transcript_tokens": list(project.transcript_tokens or []),
+        "allow_empty_transcripts": project.allow_empty_transcripts,
         "members": sorted(members),
         "consensus": _consensus(project, item.pk),
         "urls": {
@@ -148,5 +159,6 @@ def review_item(request: HttpRequest, project_id: int, item_id: int) -> HttpResp
             "decision": reverse("consensus-api:item-decision", kwargs={"item_id": item.pk}),
         },
     }
-    context = {"project": project, "item": item, "config": config}
+    transcription = project.task_type == TaskType.TRANSCRIPTION
+    context = {"project": project, "item": item, "config": config, "transcription": transcription}
     return render(request, "frontend/review_item.html", context)

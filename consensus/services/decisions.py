@@ -22,6 +22,7 @@ def decision_summary(decision: ReviewDecision) -> dict:
         "revision": decision.revision,
         "outcome": decision.outcome,
         "label": decision.label.key if decision.label_id else None,
+        "text": decision.text,
         "reason": decision.reason,
         "decided_by": decision.decided_by.get_username(),
         "decided_at": decision.decided_at.isoformat(),

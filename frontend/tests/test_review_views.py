@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from annotations.models import Role
+from annotations.models import Role, TaskType
+from annotations.services.annotations import annotation_submit
 from frontend.tests.pages import HOME, LOGIN, page_config
 from tests.factories import ItemFactory, MembershipFactory, ProjectFactory
 
@@ -198,3 +199,62 @@ def test_the_bell_is_there_for_logged_in_users_only(client, project, member):
     assert 'data-list-url="/api/v1/notifications/"' in page
     assert 'data-read-url="/api/v1/notifications/read/"' in page
     assert "frontend/notifications.js" in page
+
+
+# ---------- a transcription item ----------
+
+
+def test_a_transcription_item_page_hands_transcripts_tokens_and_the_consensus(
+    client, django_capture_on_commit_callbacks, db
+):
+    # given a transcription project with standard tokens, three labelers' transcripts of one
+    # item (two agree after whitespace clean-up) and a reviewer
+    project = ProjectFactory(
+        task_type=TaskType.TRANSCRIPTION, transcript_tokens=["[unintelligible]", "[noise]"]
+    )
+    item = ItemFactory(project=project, external_id="call-3", text="caller asks for a station")
+    texts = ["nearest  gas station ", "Um nearest gas station", "nearest gas station"]
+    for n, text in enumerate(texts):
+        user = MembershipFactory(project=project, role=Role.LABELER).user
+        with django_capture_on_commit_callbacks(execute=True):
+            annotation_submit(
+                labeler=user, item_id=item.pk, value={"text": text}, idempotency_key=f"k{n}"
+            )
+    client.force_login(MembershipFactory(project=project, role=Role.REVIEWER).user)
+
+    # when the reviewer opens the item's review page
+    response = client.get(item_url(project, item))
+
+    # then the script is told it is a transcription item, with the tokens and empty-text rule
+    assert response.status_code == 200
+    config = page_config(response, "review-item-config")
+    assert config["task_type"] == "transcription"
+    assert config["transcript_tokens"] == ["[unintelligible]", "[noise]"]
+    assert config["allow_empty_transcripts"] is False
+    # and the consensus is the medoid transcript, with its share and the hand-computed WER:
+    # pairs (1,2) 1 edit over 3+4 words, (1,3) 0, (2,3) 1 over 4+3 → Σ2E/Σ(|a|+|b|) = 4/20
+    consensus = config["consensus"]
+    assert consensus["text"] == "nearest gas station"
+    assert consensus["label"] is None
+    assert consensus["majority_share"] == pytest.approx(2 / 3)
+    assert consensus["word_error_rate"] == pytest.approx(4 / 20)
+    assert consensus["n_labels"] == 3
+    # and the page has the final-transcript box instead of the class select, and its styles
+    page = response.content.decode()
+    assert 'id="decision-text"' in page
+    assert 'id="decision-label"' not in page
+    assert "frontend/review_transcript.css" in page
+    assert ">Transcripts</h2>" in page
+
+
+def test_a_classification_item_page_keeps_the_class_select(client, project, member, item):
+    client.force_login(member(Role.REVIEWER))
+
+    response = client.get(item_url(project, item))
+
+    config = page_config(response, "review-item-config")
+    assert config["task_type"] == "classification"
+    page = response.content.decode()
+    assert 'id="decision-label"' in page
+    assert 'id="decision-text"' not in page
+    assert "review_transcript.css" not in page

@@ -11,6 +11,9 @@
  *   server goes into the page with textContent.
  * - The queue filters ride along in the query string, so "Next item in queue" stays in the queue
  *   the SME came from.
+ * - A transcription project's item (``config.task_type``) shows each labeler's transcript as
+ *   text with a word diff against the consensus transcript, and its decision is a final
+ *   transcript typed in a textarea (prefilled, "Use this" copies a labeler's) instead of a class.
  */
 
 import {
@@ -60,7 +63,9 @@ const ui = {
   decisionReadonly: $("decision-readonly"),
   decisionCurrent: $("decision-current"),
   decisionForm: $("decision-form"),
-  decisionLabel: $("decision-label"),
+  decisionLabel: $("decision-label"), // classification only
+  decisionText: $("decision-text"), // transcription only
+  decisionTokens: $("decision-tokens"), // transcription only
   decisionReason: $("decision-reason"),
   decisionError: $("decision-error"),
   decisionSubmit: $("decision-submit"),
@@ -86,12 +91,14 @@ const pairText = (pair) => {
   return `${className(a)} vs ${className(b)}`;
 };
 const members = new Set(config.members);
+const transcription = config.task_type === "transcription";
 
 const state = {
   review: null, // the last answer of the review API
   current: null, // the item's current decision, if any
   conflict: null, // the decision that stood when ours was refused (409)
   pending: null, // the body of the decision being submitted, for "Revise it"
+  textFilled: false, // the final transcript was prefilled once (later loads keep the edits)
   busy: false,
 };
 
@@ -133,8 +140,16 @@ const OUTCOME_TEXT = {
   instructions_ambiguous: "Instructions ambiguous",
 };
 
-/** What a decision says, in a few words: "‘Scratch’" or "input lacks information". */
+/** A transcript in quotes, cut to ``max`` characters for one-line summaries. */
+function quoted(text, max = 80) {
+  if (!text) return "an empty transcript";
+  return `“${text.length > max ? `${text.slice(0, max - 1)}…` : text}”`;
+}
+
+/** What a decision says, in a few words: "‘Scratch’", "“turn left”" or "input lacks
+ * information". */
 function decisionWhat(decision) {
+  if (decision.outcome === "label" && transcription) return quoted(decision.text);
   if (decision.outcome === "label") return `‘${className(decision.label)}’`;
   return (OUTCOME_TEXT[decision.outcome] ?? decision.outcome).toLowerCase();
 }
@@ -163,6 +178,76 @@ function renderMarkdown(text, known) {
   });
   html = html.replace(/\n/g, "<br>");
   return html.replace(/\u0000(\d+)\u0000/g, (_, i) => `<code>${codes[Number(i)]}</code>`);
+}
+
+/* ---------- word diff (transcripts) ---------- */
+
+/** Beyond this many word pairs (the LCS table's cells) a transcript is shown without a diff:
+ * two 2,000-word transcripts, far longer than a clip a labeler transcribes at once. */
+const DIFF_MAX_CELLS = 4_000_000;
+
+const words = (text) => (text || "").split(/\s+/).filter(Boolean);
+
+/**
+ * The word-level diff of ``text`` against ``base``: ``[["same"|"ins"|"del", word], ...]``, from
+ * a longest common subsequence of the two word lists (dynamic programming, O(n·m) time and
+ * space; ``lcs[i][j]`` = LCS length of ``a[i:]`` and ``b[j:]``). Words are compared exactly, as
+ * the labelers typed them; "ins" is a word of ``text`` missing from ``base``, "del" a word of
+ * ``base`` that ``text`` leaves out. A substitution reads as a deletion then an insertion.
+ * ``null`` when the texts are too long to compare (see DIFF_MAX_CELLS).
+ */
+export function wordDiff(base, text) {
+  const a = words(base);
+  const b = words(text);
+  const n = a.length;
+  const m = b.length;
+  if ((n + 1) * (m + 1) > DIFF_MAX_CELLS) return null;
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const ops = [];
+  let i = 0;
+  let j = 0;
+  while (i < n && j < m) {
+    if (a[i] === b[j]) {
+      ops.push(["same", b[j]]);
+      i++;
+      j++;
+    } else if (lcs[i + 1][j] >= lcs[i][j + 1]) {
+      ops.push(["del", a[i++]]);
+    } else {
+      ops.push(["ins", b[j++]]);
+    }
+  }
+  while (i < n) ops.push(["del", a[i++]]);
+  while (j < m) ops.push(["ins", b[j++]]);
+  return ops;
+}
+
+/** A transcript as text, its words marked up against the consensus (ins/del elements; the
+ * words go in as text nodes, never as HTML). */
+function transcriptElement(text, base) {
+  const box = el("p", "rt-text");
+  if (!text) {
+    box.append(el("span", "muted", "(empty transcript)"));
+    return box;
+  }
+  const ops = typeof base === "string" ? wordDiff(base, text) : null;
+  if (!ops) {
+    box.textContent = text;
+    return box;
+  }
+  ops.forEach(([kind, word], index) => {
+    if (index) box.append(" ");
+    if (kind === "same") box.append(word);
+    else box.append(el(kind, `rt-${kind}`, word));
+  });
+  const changes = ops.filter(([kind]) => kind !== "same").length;
+  box.dataset.changes = String(changes);
+  return box;
 }
 
 /* ---------- page state ---------- */
@@ -229,7 +314,7 @@ function renderHeader(review) {
   const old = item.round !== config.project.current_round;
   ui.eyebrow.textContent = `Review · Round ${item.round}${old ? " (an earlier round)" : ""}`;
   const facts = [];
-  if (review.pair) facts.push(pairText(review.pair));
+  if (review.pair && !transcription) facts.push(pairText(review.pair));
   for (const [key, value] of Object.entries(item.slices || {})) facts.push(`${key}: ${value}`);
   if (item.gold) facts.push(`gold: ${className(item.gold)}`);
   facts.push(plural(item.labels_done, "label") + " in this round");
@@ -237,9 +322,26 @@ function renderHeader(review) {
 }
 
 function renderStage(item) {
+  // A reload (after a decision) keeps the player as it is, so listening is not interrupted.
+  if (item.kind === "audio" && ui.stage.dataset.itemId === String(item.id)) return;
   ui.stage.replaceChildren();
   ui.stage.dataset.kind = item.kind;
-  if (item.kind === "image" && item.image) {
+  if (item.kind === "audio" && item.audio) {
+    ui.stage.dataset.itemId = String(item.id);
+    const player = el("div", "ri-stage__audio");
+    const audio = el("audio");
+    audio.id = "item-audio";
+    audio.controls = true;
+    audio.preload = "metadata";
+    audio.src = item.audio;
+    audio.setAttribute("aria-label", `The clip of ${item.external_id}`);
+    audio.addEventListener("error", () => {
+      audio.replaceWith(el("p", "ri-stage__missing", "The clip could not be loaded."));
+    });
+    player.append(audio);
+    ui.stage.append(player);
+    if (item.text) ui.stage.append(el("p", "ri-stage__caption", item.text));
+  } else if (item.kind === "image" && item.image) {
     const link = el("a", "ri-stage__image");
     link.href = item.image;
     link.target = "_blank";
@@ -263,6 +365,10 @@ function renderStage(item) {
 function renderLabels(review) {
   ui.labels.replaceChildren();
   ui.labelCounts.replaceChildren();
+  if (transcription) {
+    renderTranscripts(review);
+    return;
+  }
   for (const [key, n] of Object.entries(review.counts).sort((a, b) => b[1] - a[1])) {
     const chip = el("span", "chip");
     chip.append(className(key), " ", el("b", null, String(n)));
@@ -330,6 +436,64 @@ function renderLabels(review) {
   }
 }
 
+/** Each round's transcripts with their labelers, diffed against the consensus transcript, with
+ * "Use this" (copies one into the final transcript) where the viewer may decide. */
+function renderTranscripts(review) {
+  const current = review.labels.filter((l) => l.round === review.item.round);
+  if (current.length) {
+    const distinct = new Set(current.map((l) => l.text ?? "")).size;
+    const chip = el("span", "chip");
+    chip.append(el("b", null, String(distinct)), ` distinct of ${current.length}`);
+    ui.labelCounts.append(chip);
+  }
+  if (!review.labels.length) {
+    ui.labels.append(el("p", "panel__empty muted", "No transcripts yet."));
+    return;
+  }
+  const base = config.consensus && review.item.round === config.consensus.round ? config.consensus.text : null;
+  const canDecide = review.can_decide && config.can_decide;
+  const rounds = [...new Set(review.labels.map((l) => l.round))].sort((a, b) => b - a);
+  for (const number of rounds) {
+    const isCurrent = number === review.item.round;
+    const group = el("div", `ri-round${isCurrent ? "" : " ri-round--earlier"}`);
+    group.dataset.round = String(number);
+    const title = el("h3", "ri-round__title", `Round ${number}`);
+    title.append(
+      el("span", `ri-round__tag${isCurrent ? " ri-round__tag--current" : ""}`, isCurrent ? "current" : "earlier round"),
+    );
+    group.append(title);
+    const list = el("ol", "rt-list");
+    list.setAttribute("aria-label", `Transcripts in round ${number}`);
+    for (const label of review.labels.filter((l) => l.round === number)) {
+      const li = el("li", "rt-row");
+      li.dataset.labeler = label.labeler;
+      const head = el("div", "rt-row__head");
+      const who = el("strong", "rt-row__who");
+      who.append(avatar(label.labeler), label.labeler);
+      head.append(who);
+      if (label.time_spent_ms !== null && label.time_spent_ms !== undefined) {
+        head.append(el("span", "muted rt-row__time", `${(label.time_spent_ms / 1000).toFixed(1)} s`));
+      }
+      // Earlier rounds were labeled against another consensus: shown without a diff.
+      const text = transcriptElement(label.text ?? "", isCurrent ? base : null);
+      if (isCurrent && base !== null && text.dataset.changes === "0") {
+        head.append(el("span", "level level--good", "same as consensus"));
+      }
+      if (canDecide) {
+        const use = el("button", "btn btn--secondary btn--sm rt-use", "Use this");
+        use.type = "button";
+        use.setAttribute("aria-label", `Use ${label.labeler}'s transcript`);
+        use.addEventListener("click", () => useTranscript(label.text ?? ""));
+        head.append(use);
+      }
+      li.append(head, text);
+      list.append(li);
+    }
+    group.append(list);
+    ui.labels.append(group);
+  }
+}
+
 function renderFlags(flags) {
   ui.flags.replaceChildren();
   ui.flagsPanel.hidden = !flags.length;
@@ -347,8 +511,57 @@ function renderFlags(flags) {
   }
 }
 
+function renderTranscriptConsensus() {
+  const computed = config.consensus;
+  const decision = state.current;
+  if (decision) {
+    const box = el("div", "ri-consensus__main");
+    if (decision.outcome === "label") {
+      box.append(el("span", "level level--good", "reviewed"));
+      ui.consensus.append(box, transcriptElement(decision.text, null));
+      ui.consensus.lastChild.id = "decided-text";
+    } else {
+      box.append(el("span", "ri-consensus__label ri-consensus__label--muted", OUTCOME_TEXT[decision.outcome]));
+      ui.consensus.append(box);
+    }
+    const by = el("p", "ri-consensus__meta muted");
+    by.append(`Decided by ${decision.decided_by} `, timeElement(decision.decided_at));
+    ui.consensus.append(by);
+    if (decision.outcome === "input_insufficient") {
+      ui.consensus.append(el("p", "ri-consensus__meta muted", "Left out of the export by default, and listed for the data owner."));
+    }
+  }
+  if (!computed || !computed.n_labels) {
+    if (!decision) ui.consensus.append(el("p", "muted", "No consensus yet: the item needs transcripts from two labelers or more."));
+    return;
+  }
+  const line = el("div", decision ? "ri-consensus__computed" : "ri-consensus__main");
+  line.append(el("span", decision ? "muted" : "rt-consensus__title", decision ? "Consensus from the transcripts:" : "Consensus transcript"));
+  if (!decision) line.append(el("span", "level level--tentative", computed.tied ? "tied" : "disputed"));
+  ui.consensus.append(line);
+  const text = transcriptElement(computed.text, null);
+  text.id = "consensus-text";
+  text.classList.add("rt-text--consensus");
+  ui.consensus.append(text);
+  const share = el("p", "ri-consensus__meta");
+  share.id = "consensus-share";
+  share.append(
+    el("strong", null, percent(computed.majority_share)),
+    ` of ${plural(computed.n_labels, "transcript")} match it`,
+  );
+  const wer = el("p", "ri-consensus__meta");
+  wer.id = "consensus-wer";
+  wer.title = "Word error rate between the item's transcripts, pooled over every pair: Σ 2·edits / Σ (words a + words b)";
+  wer.append("Word error rate between labelers ", el("strong", null, percent(computed.word_error_rate)));
+  ui.consensus.append(share, wer, el("p", "ri-consensus__meta muted", computed.method_name));
+}
+
 function renderConsensus() {
   ui.consensus.replaceChildren();
+  if (transcription) {
+    renderTranscriptConsensus();
+    return;
+  }
   const computed = config.consensus;
   const decision = state.current;
   if (decision) {
@@ -392,7 +605,14 @@ function renderDecisionPanel(review) {
   ui.decisionPanel.hidden = !canDecide;
   ui.decisionReadonly.hidden = canDecide;
   if (!canDecide) return;
-  if (!ui.decisionLabel.options.length) {
+  if (transcription) {
+    if (!state.textFilled) {
+      // A revision starts from the transcript that stands, a first decision from the consensus.
+      const standing = state.current?.outcome === "label" ? state.current.text : null;
+      ui.decisionText.value = standing ?? config.consensus?.text ?? "";
+      state.textFilled = true;
+    }
+  } else if (!ui.decisionLabel.options.length) {
     // Every class, the borderline one included; the most chosen first would bias: keep the order.
     for (const cls of config.classes) {
       const option = el("option", null, cls.kind === "borderline" ? `${cls.name} (borderline)` : cls.name);
@@ -428,14 +648,62 @@ function showForm(visible) {
 
 function syncOutcome() {
   const outcome = ui.decisionForm.elements.outcome.value;
-  ui.decisionLabel.disabled = outcome !== "label";
+  if (transcription) {
+    ui.decisionText.disabled = outcome !== "label";
+    for (const button of ui.decisionTokens.querySelectorAll("button")) button.disabled = outcome !== "label";
+  } else {
+    ui.decisionLabel.disabled = outcome !== "label";
+  }
 }
 
 function decisionBody() {
   const outcome = ui.decisionForm.elements.outcome.value;
   const body = { outcome, reason: ui.decisionReason.value.trim() };
-  if (outcome === "label") body.label = ui.decisionLabel.value;
+  // The transcript goes as typed (the decision keeps the exact text, like a labeler's).
+  if (outcome === "label" && transcription) body.text = ui.decisionText.value;
+  else if (outcome === "label") body.label = ui.decisionLabel.value;
   return body;
+}
+
+/** "Use this": a labeler's transcript into the final transcript, ready to edit. */
+function useTranscript(text) {
+  ui.decisionForm.elements.outcome.value = "label";
+  syncOutcome();
+  ui.done.hidden = true;
+  ui.conflict.hidden = true;
+  showForm(true);
+  ui.decisionText.value = text;
+  decisionFieldError("");
+  ui.decisionText.focus();
+  ui.decisionText.setSelectionRange(text.length, text.length);
+  say("Copied into the final transcript.");
+}
+
+/** The project's standard tokens ("[unintelligible]") as buttons that insert at the cursor. */
+function renderTokens() {
+  const tokens = config.transcript_tokens || [];
+  ui.decisionTokens.hidden = !tokens.length;
+  if (!tokens.length) return;
+  ui.decisionTokens.append(el("span", "muted", "Insert: "));
+  for (const token of tokens) {
+    const button = el("button", "btn btn--ghost btn--sm rt-token", token);
+    button.type = "button";
+    button.setAttribute("aria-label", `Insert ${token}`);
+    button.addEventListener("click", () => insertToken(token));
+    ui.decisionTokens.append(button, " ");
+  }
+}
+
+function insertToken(token) {
+  const area = ui.decisionText;
+  const start = area.selectionStart ?? area.value.length;
+  const end = area.selectionEnd ?? start;
+  const before = area.value.slice(0, start);
+  const after = area.value.slice(end);
+  const lead = before && !/\s$/.test(before) ? " " : "";
+  const trail = after && !/^\s/.test(after) ? " " : "";
+  area.setRangeText(`${lead}${token}${trail}`, start, end, "end");
+  area.focus();
 }
 
 function setDecisionBusy(busy) {
@@ -445,10 +713,14 @@ function setDecisionBusy(busy) {
   ui.decisionPanel.setAttribute("aria-busy", String(busy));
 }
 
-function decisionFieldError(message) {
+/** The decision form's one error line, marking the field it is about (the reason, or the
+ * final transcript for ``field === "text"``). */
+function decisionFieldError(message, field = "reason") {
   ui.decisionError.textContent = message;
   ui.decisionError.hidden = !message;
-  ui.decisionReason.setAttribute("aria-invalid", String(Boolean(message)));
+  const target = field === "text" && ui.decisionText ? ui.decisionText : ui.decisionReason;
+  ui.decisionReason.setAttribute("aria-invalid", String(Boolean(message) && target === ui.decisionReason));
+  ui.decisionText?.setAttribute("aria-invalid", String(Boolean(message) && target === ui.decisionText));
 }
 
 async function submitDecision(body) {
@@ -466,9 +738,11 @@ async function submitDecision(body) {
     if (error.code === "already_decided" && error.details?.length) {
       // Their decision shows in the panel and the history at once; the form keeps our values.
       await load();
-      showConflict(error.details[0]);
-    } else if (error.field === "reason" || error.field === "label") {
-      decisionFieldError(error.message);
+      // The 409's summary names no transcript; the reloaded review has the full decision.
+      const summary = error.details[0];
+      showConflict(state.current?.id === summary.id ? { ...summary, ...state.current } : summary);
+    } else if (error.field === "reason" || error.field === "label" || error.field === "text") {
+      decisionFieldError(error.message, error.field);
     } else {
       decisionFieldError(`Not saved: ${error.message}`);
     }
@@ -480,6 +754,11 @@ async function submitDecision(body) {
 function onDecisionSubmit(event) {
   event.preventDefault();
   const body = decisionBody();
+  if (transcription && body.outcome === "label" && !body.text.trim() && !config.allow_empty_transcripts) {
+    decisionFieldError("Write the final transcript: this project takes no empty transcript.", "text");
+    ui.decisionText.focus();
+    return;
+  }
   if (!body.reason) {
     decisionFieldError("Say why: the reason is kept with the decision.");
     ui.decisionReason.focus();
@@ -549,15 +828,21 @@ function renderHistory(decisions) {
     const li = el("li", `ri-decision${decision.current ? " ri-decision--current" : ""}`);
     li.dataset.revision = String(decision.revision);
     const head = el("p", "ri-decision__head");
-    head.append(
-      el("span", "ri-decision__rev", `#${decision.revision}`),
-      el("strong", null, decision.outcome === "label" ? className(decision.label) : OUTCOME_TEXT[decision.outcome]),
-    );
+    let what;
+    if (decision.outcome !== "label") what = OUTCOME_TEXT[decision.outcome];
+    else what = transcription ? "Final transcript" : className(decision.label);
+    head.append(el("span", "ri-decision__rev", `#${decision.revision}`), el("strong", null, what));
     if (decision.current) head.append(el("span", "level level--good", "current"));
     const meta = el("p", "ri-decision__meta muted");
     meta.append(`${decision.decided_by} · round ${decision.round} · `, timeElement(decision.decided_at));
     if (decision.guideline_version) meta.append(` · led to guideline v${decision.guideline_version}`);
-    li.append(head, meta, el("p", "ri-decision__reason", decision.reason));
+    li.append(head);
+    if (transcription && decision.outcome === "label") {
+      const text = transcriptElement(decision.text, null);
+      text.classList.add("ri-decision__text");
+      li.append(text);
+    }
+    li.append(meta, el("p", "ri-decision__reason", decision.reason));
     ui.history.append(li);
   }
 }
@@ -585,6 +870,10 @@ async function nextInQueue(button) {
 
 function renderSamePair(review) {
   ui.samePair.replaceChildren();
+  if (transcription) {
+    ui.sameHint.textContent = "Transcripts have no confusion pair: the queue ranks them by how far they disagree.";
+    return;
+  }
   if (!review.pair) {
     ui.sameHint.textContent = "This item's labels name one class only, so it has no confusion pair.";
     return;
@@ -782,11 +1071,13 @@ function wire() {
   ui.decisionForm.addEventListener("submit", onDecisionSubmit);
   ui.decisionForm.addEventListener("change", syncOutcome);
   ui.decisionReason.addEventListener("input", () => decisionFieldError(""));
+  ui.decisionText?.addEventListener("input", () => decisionFieldError(""));
   ui.revise.addEventListener("click", reviseConflict);
   ui.keep.addEventListener("click", keepTheirs);
 }
 
 wire();
 renderMentionList();
+if (transcription) renderTokens();
 syncOutcome();
 load();
