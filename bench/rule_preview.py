@@ -46,12 +46,12 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.review_queue import (  # noqa: E402 (the repository must be importable first)
+    SqlClock,
     drop_database,
     prepare_database,
     server_params,
     setup_django,
 )
-from bench.taxonomy_preview import SqlTimer  # noqa: E402
 
 PHRASES = [
     "nearest gas station",
@@ -186,7 +186,7 @@ def measure(label: str, call, runs: int) -> dict:
     times, cpu_times, sql_times = [], [], []
     result: dict = {}
     for _ in range(runs):
-        timer = SqlTimer()
+        timer = SqlClock()
         with connection.execute_wrapper(timer):
             begun, cpu = time.perf_counter(), time.process_time()
             result = call()

@@ -37,6 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.review_queue import (  # noqa: E402 (the repository must be importable first)
+    SqlClock,
     drop_database,
     prepare_database,
     server_params,
@@ -123,18 +124,6 @@ def seed(args: argparse.Namespace):
     return project, manager
 
 
-class SqlTimer:
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self, execute, sql_text, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql_text, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=33_334)
@@ -183,7 +172,7 @@ def run(args: argparse.Namespace) -> None:
     preview()  # warm-up
     times, sql_times = [], []
     for _ in range(args.runs):
-        timer = SqlTimer()
+        timer = SqlClock()
         with connection.execute_wrapper(timer):
             begun = time.perf_counter()
             result = preview()
