@@ -243,6 +243,7 @@ def breakdown(project) -> None:
     """CPU seconds of the preview's three parts, each run alone: reading the transcripts, the
     engine's preview of the candidate, and one side's metrics (the other side is cached)."""
     from consensus import standardise
+    from consensus.data import transcript_rows
     from consensus.services import rule_sets
 
     def cpu(call):
@@ -250,7 +251,7 @@ def breakdown(project) -> None:
         value = call()
         return time.process_time() - begun, value
 
-    read, (items, labelers, raw) = cpu(lambda: rule_sets._current_transcripts(project))
+    read, (items, labelers, raw) = cpu(lambda: transcript_rows(project=project))
     compiled = standardise.compile_rules(RULES)
     engine, result = cpu(lambda: standardise.preview(compiled, raw))
     after = [result.outputs[t] for t in raw]

@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 FORMATS = ("jsonl", "json", "csv")
@@ -95,8 +95,6 @@ class ExportParams:
     include_insufficient: bool = False
     labelers: str = "pseudonymous"
     taxonomy_version: int | None = None
-    #: Parameters given explicitly, for ``canonical()``.
-    given: frozenset[str] = field(default_factory=frozenset, compare=False)
 
     def canonical(self) -> dict[str, Any]:
         """The record-selecting parameters as plain JSON (format excluded), defaults included,
@@ -269,5 +267,4 @@ def export_params_parse(
         include_insufficient=_flag(query, "include_insufficient"),
         labelers=labelers,
         taxonomy_version=version,
-        given=frozenset(query),
     )

@@ -17,6 +17,7 @@ from annotations.api.mixins import ProjectScopedMixin
 from consensus.export_formats import CONTENT_TYPES
 from consensus.models import DatasetVersion
 from consensus.services.datasets import (
+    DIFF_REASONS,
     dataset_chunks,
     dataset_diff,
     dataset_freeze,
@@ -190,19 +191,7 @@ class DatasetDownloadApi(APIView):
 class DiffQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     offset = serializers.IntegerField(min_value=0, default=0)
-    reason = serializers.ChoiceField(
-        choices=[
-            "review_decision",
-            "new_labels",
-            "merge",
-            "rules",
-            "reestimated",
-            "export_parameters",
-            "added",
-            "removed",
-        ],
-        required=False,
-    )
+    reason = serializers.ChoiceField(choices=DIFF_REASONS, required=False)
 
 
 class DatasetDiffApi(APIView):

@@ -50,6 +50,17 @@ from consensus.services.exports import EXPORTERS, export_params_for
 from consensus.services.webhooks import webhook_event_emit
 from labelhub.errors import ApplicationError, NotFoundError
 
+#: Why an item's label differs between two versions (see the module docstring).
+DIFF_REASONS = (
+    "review_decision",
+    "new_labels",
+    "merge",
+    "rules",
+    "reestimated",
+    "export_parameters",
+    "added",
+    "removed",
+)
 #: A version's parameters: everything an export takes except the format (always JSONL).
 FREEZE_PARAMETERS = tuple(p for p in PARAMETERS if p != "format")
 READ_BYTES = 1 << 20

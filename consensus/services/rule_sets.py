@@ -59,15 +59,20 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db import DatabaseError, connection, transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db import DatabaseError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from annotations.models import Annotation, Project, Role, TaskType
 from annotations.selectors import SEES_LABELS, project_get_for_user
 from consensus import standardise
-from consensus.data import transcript_cleanup, transcript_normalizer
+from consensus.data import (
+    transcript_cleanup,
+    transcript_normalizer,
+    transcript_rows,
+    transcript_text,
+)
 from consensus.metrics.text import text_figures
 from consensus.models import NormalizedTranscript, RuleSet
 from consensus.tasks import report_recompute_enqueue
@@ -126,11 +131,6 @@ def _timeout_error(
     )
 
 
-def _text_or_empty(text: str | None) -> str:
-    # KT yields NULL for a value without "text" (never stored for a transcription project).
-    return text if isinstance(text, str) else ""
-
-
 # ---------- versions ----------
 
 
@@ -172,25 +172,6 @@ def rule_set_create(*, user, project_id: int, rules: Any, note: str = "") -> Rul
 
 
 # ---------- preview ----------
-
-
-def _current_transcripts(project: Project) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(item ids, labeler ids, raw texts) of the current transcripts: non-withdrawn, in the
-    item's round. One query; the text comes out as SQL text (``->>``), not decoded JSON."""
-    query = (
-        Annotation.objects.filter(project=project, withdrawn=False, round=F("item__round"))
-        .values_list("item_id", "labeler_id", KT("value__text"))
-        .order_by()
-    )
-    # The plain cursor: no per-row converters are needed for ints and text, and Django's row
-    # iteration costs ~1 µs per row that 100,000 transcripts notice.
-    sql, params = query.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    items = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    labelers = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    return items, labelers, [_text_or_empty(r[2]) for r in rows]
 
 
 class _Layout:
@@ -296,7 +277,7 @@ def rule_preview_warm(*, project: Project) -> None:
     project calls it, in the worker), so a manager's first preview after new labels pays only
     for the candidate rules. Best effort: a failure is logged, never raised."""
     try:
-        items, labelers, raw = _current_transcripts(project)
+        items, labelers, raw = transcript_rows(project=project)
         _before_side(
             project, _active_rules(project), _Layout(items, labelers), items, labelers, raw
         )
@@ -314,7 +295,7 @@ def rule_set_preview(*, user, project_id: int, rules: Any, sample: int = 20) -> 
     project = project_get_for_user(user=user, project_id=project_id, roles=PREVIEWERS)
     _require_transcription(project)
     candidate = _compile(rules)
-    items, labelers, raw = _current_transcripts(project)
+    items, labelers, raw = transcript_rows(project=project)
     active = _active_rules(project)
     try:
         result = standardise.preview(candidate, raw, sample=sample)
@@ -426,7 +407,7 @@ def _store_normalized(project: Project, rule_set: RuleSet, compiled: standardise
         .order_by("pk")
     )
     try:
-        texts = compiled.apply_many([_text_or_empty(text) for _, text in rows])
+        texts = compiled.apply_many([transcript_text(text) for _, text in rows])
     except standardise.RuleTimeout as error:
         raise _timeout_error(error, version=rule_set.version) from None
     texts = [transcript_cleanup(text) for text in texts]
@@ -507,7 +488,7 @@ def transcript_normalize(*, project_id: int, annotation_id: int) -> NormalizedTr
         compiled = _compiled_version(rule_set_id)
         if compiled is None:
             return None
-        normalized = transcript_cleanup(compiled.apply(_text_or_empty(text)))
+        normalized = transcript_cleanup(compiled.apply(transcript_text(text)))
         created = NormalizedTranscript.objects.bulk_create(
             [
                 NormalizedTranscript(

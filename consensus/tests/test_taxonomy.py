@@ -305,8 +305,9 @@ def test_the_preview_answers_with_query_count_independent_of_items(
     assert response.status_code == 200
 
 
-def test_report_recompute_is_the_same_function_the_preview_uses(labeled, scratches):
-    # The stored report and a recompute at a new version agree exactly (deterministic figures).
+def test_a_recompute_of_the_same_labels_gives_the_same_figures(labeled, scratches):
+    # Deterministic figures (bootstrap seeded): what lets a fresh stored report stand in for
+    # the preview's "before".
     first = _latest(scratches)
     again = report_recompute(project_id=scratches.pk, version=first.version + 1)
     assert again.overall == first.overall

@@ -210,8 +210,8 @@ def test_the_export_holds_the_consensus_transcript(speech, api):
     assert b"clip-1" in b"".join(csv.streaming_content)
 
 
-def test_a_transcription_item_can_be_labeled_by_submit_labels_helper_too(speech):
-    # The shared test helper sends {"label": ...}; transcription projects refuse it clearly.
+def test_a_class_label_on_a_transcription_item_is_refused(speech):
+    # The shared test helper sends {"label": ...}; a transcription project refuses it clearly.
     project, labelers, _ = speech
     item = ItemFactory(project=project)
     with pytest.raises(Exception, match="transcription value"):
